@@ -1,0 +1,430 @@
+/* vigilctl: commands -> ctl requests, and waiting for the states they ask
+ * for. Exit codes: 0 ok, 1 failed, 2 usage, 3 status found a named
+ * process not RUNNING, 4 vigild unreachable. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/parse.h"
+#include "../common/state.h"
+#include "client.h"
+#include "table.h"
+
+#define DEFAULT_SOCKET "/run/vigil/vigil.sock"
+#define POLL_INTERVAL_NS (20 * 1000 * 1000)
+
+enum { EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_UNREACHABLE };
+
+struct ctl {
+	const char *socket;
+	bool json, no_block, follow, use_stderr, ready;
+	double timeout_s;
+	long lines;
+	const char *status_text;
+	int nargs;
+	char **args; /* positional arguments after the command */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vigilctl [-s SOCKET] COMMAND [ARGS]\n"
+		"  status [NAME...] [--json]        show processes (exit 3 if a named one is not RUNNING)\n"
+		"  start|stop|restart NAME...|all   and wait until done (--no-block: don't; --timeout SECS)\n"
+		"  signal SIG NAME                  send a signal (e.g. HUP)\n"
+		"  log NAME [-f] [-n N] [--stderr]  recent output of a process\n"
+		"  reload                           re-read the configuration\n"
+		"  shutdown                         stop everything and end vigild\n"
+		"  ping [--status TEXT] [--ready]   send WATCHDOG=1 to $NOTIFY_SOCKET (from a supervised script)\n"
+		"The socket is -s SOCKET, else $VIGIL_SOCKET, else " DEFAULT_SOCKET ".\n");
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_poll(void)
+{
+	struct timespec ts = { 0, POLL_INTERVAL_NS };
+
+	nanosleep(&ts, NULL);
+}
+
+/* One request; on failure prints why and returns the exit code to use. */
+static int call(const struct ctl *c, const char *method, const char *path, struct ctl_reply *reply)
+{
+	char err[512];
+
+	if (ctl_call(c->socket, method, path, reply, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigilctl: %s\n", err);
+		return EXIT_UNREACHABLE;
+	}
+	return EXIT_OK;
+}
+
+static json_t *fetch_procs(const struct ctl *c, const char *name, int *rc)
+{
+	struct ctl_reply r;
+	char path[512];
+	json_t *out;
+
+	snprintf(path, sizeof(path), "/v1/programs%s%s", name ? "/" : "", name ? name : "");
+	if ((*rc = call(c, "GET", path, &r)) != EXIT_OK)
+		return NULL;
+	if (r.status != 200) {
+		fprintf(stderr, "vigilctl: %s\n", ctl_reply_error(&r));
+		*rc = EXIT_FAILED;
+		ctl_reply_free(&r);
+		return NULL;
+	}
+	/* one process comes as an object, several as {"programs": [...]} */
+	out = json_object_get(r.json, "programs");
+	out = out ? json_incref(out) : json_pack("[O]", r.json);
+	ctl_reply_free(&r);
+	return out;
+}
+
+static int cmd_status(struct ctl *c)
+{
+	json_t *all = json_array();
+	int rc = EXIT_OK;
+
+	for (int i = 0; i < (c->nargs ? c->nargs : 1); i++) {
+		int call_rc;
+		json_t *procs = fetch_procs(c, c->nargs ? c->args[i] : NULL, &call_rc);
+		size_t k;
+		json_t *p;
+		if (!procs) {
+			if (call_rc == EXIT_UNREACHABLE) {
+				json_decref(all);
+				return call_rc;
+			}
+			rc = EXIT_FAILED;
+			continue;
+		}
+		json_array_foreach(procs, k, p) {
+			if (c->nargs && strcmp(json_string_value(json_object_get(p, "state")), "RUNNING") != 0 &&
+			    rc == EXIT_OK)
+				rc = EXIT_NOT_RUNNING;
+		}
+		json_array_extend(all, procs);
+		json_decref(procs);
+	}
+	if (c->json) {
+		json_t *doc = json_pack("{s:O}", "programs", all);
+		json_dumpf(doc, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(doc);
+	} else {
+		table_print(stdout, all);
+	}
+	json_decref(all);
+	return rc;
+}
+
+/* Done, still waiting, or failed: what a process's state means for an action. */
+enum verdict { WAIT, DONE, FAILED };
+
+static enum verdict judge(const char *action, json_t *p, json_t *before)
+{
+	int state = state_from_name(json_string_value(json_object_get(p, "state")));
+	json_t *pid = json_object_get(p, "pid");
+
+	if (strcmp(action, "stop") == 0)
+		return state == STATE_STOPPED || state == STATE_EXITED || state == STATE_FATAL ? DONE : WAIT;
+	if (state == STATE_FATAL || state == STATE_EXITED || state == STATE_STOPPED)
+		return FAILED;
+	if (state != STATE_RUNNING)
+		return WAIT;
+	/* a restart is done when a new process runs */
+	if (strcmp(action, "restart") == 0 && before && json_equal(json_object_get(before, "pid"), pid))
+		return WAIT;
+	return DONE;
+}
+
+static const char *describe_failure(json_t *p, char *buf, size_t len)
+{
+	const char *err = json_string_value(json_object_get(p, "spawn_error"));
+	json_t *le = json_object_get(p, "last_exit");
+	const char *cause = json_string_value(json_object_get(le, "cause"));
+
+	if (err)
+		snprintf(buf, len, "%s", err);
+	else if (cause && strcmp(cause, "signal") == 0)
+		snprintf(buf, len, "last exit: signal %lld", json_integer_value(json_object_get(le, "signal")));
+	else if (cause)
+		snprintf(buf, len, "last exit: %s %lld", cause, json_integer_value(json_object_get(le, "code")));
+	else
+		snprintf(buf, len, "no exit recorded");
+	return buf;
+}
+
+/* Polls until every process of name reaches what action asked for. */
+static int wait_for(const struct ctl *c, const char *name, const char *action, json_t *before)
+{
+	int64_t deadline = mono_ms() + (int64_t)(c->timeout_s * 1000);
+	char why[512];
+
+	for (;;) {
+		int rc, done = 0, failed = 0;
+		json_t *procs = fetch_procs(c, name, &rc), *p;
+		size_t i;
+		if (!procs)
+			return rc;
+		json_array_foreach(procs, i, p) {
+			json_t *b = json_array_get(before, i);
+			enum verdict v = judge(action, p, b);
+			done += v == DONE;
+			if (v == FAILED) {
+				failed++;
+				fprintf(stderr, "vigilctl: %s: failed to %s: now %s (%s)\n",
+					json_string_value(json_object_get(p, "name")), action,
+					json_string_value(json_object_get(p, "state")), describe_failure(p, why, sizeof(why)));
+			}
+		}
+		if (failed || done == (int)json_array_size(procs)) {
+			json_decref(procs);
+			return failed ? EXIT_FAILED : EXIT_OK;
+		}
+		if (mono_ms() > deadline) {
+			json_array_foreach(procs, i, p)
+				if (judge(action, p, json_array_get(before, i)) == WAIT)
+					fprintf(stderr, "vigilctl: %s: still %s after %.0fs; see 'vigilctl status'\n",
+						json_string_value(json_object_get(p, "name")),
+						json_string_value(json_object_get(p, "state")), c->timeout_s);
+			json_decref(procs);
+			return EXIT_FAILED;
+		}
+		json_decref(procs);
+		sleep_poll();
+	}
+}
+
+static int cmd_action(struct ctl *c, const char *action)
+{
+	int rc = EXIT_OK;
+
+	if (c->nargs == 0) {
+		fprintf(stderr, "vigilctl: %s needs a program name (or all)\n", action);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < c->nargs; i++) {
+		struct ctl_reply r;
+		char path[512];
+		json_t *before;
+		int call_rc;
+
+		before = strcmp(action, "restart") == 0 ? fetch_procs(c, c->args[i], &call_rc) : NULL;
+		snprintf(path, sizeof(path), "/v1/programs/%s/%s", c->args[i], action);
+		if ((call_rc = call(c, "POST", path, &r)) != EXIT_OK) {
+			json_decref(before);
+			return call_rc;
+		}
+		if (r.status != 200) {
+			fprintf(stderr, "vigilctl: %s %s: %s\n", action, c->args[i], ctl_reply_error(&r));
+			rc = EXIT_FAILED;
+		} else if (!c->no_block) {
+			call_rc = wait_for(c, c->args[i], action, before);
+			if (call_rc == EXIT_UNREACHABLE)
+				return ctl_reply_free(&r), json_decref(before), call_rc;
+			if (call_rc == EXIT_OK)
+				printf("%s: %s\n", c->args[i],
+				       strcmp(action, "stop") == 0 ? "stopped" : strcmp(action, "start") == 0 ? "started" : "restarted");
+			else
+				rc = EXIT_FAILED;
+		}
+		json_decref(before);
+		ctl_reply_free(&r);
+	}
+	return rc;
+}
+
+static int cmd_signal(struct ctl *c)
+{
+	struct ctl_reply r;
+	char path[512], err[PARSE_ERR_MAX];
+	int signo, rc;
+
+	if (c->nargs != 2) {
+		fprintf(stderr, "vigilctl: usage: signal SIG NAME\n");
+		return EXIT_USAGE;
+	}
+	if (parse_signal(c->args[0], &signo, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigilctl: %s\n", err);
+		return EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/programs/%s/signal?sig=%d", c->args[1], signo);
+	if ((rc = call(c, "POST", path, &r)) != EXIT_OK)
+		return rc;
+	if (r.status != 200) {
+		fprintf(stderr, "vigilctl: signal %s: %s\n", c->args[1], ctl_reply_error(&r));
+		rc = EXIT_FAILED;
+	}
+	ctl_reply_free(&r);
+	return rc;
+}
+
+static int cmd_simple_post(struct ctl *c, const char *path, const char *what)
+{
+	struct ctl_reply r;
+	int rc;
+
+	if ((rc = call(c, "POST", path, &r)) != EXIT_OK)
+		return rc;
+	if (r.status != 200) {
+		fprintf(stderr, "vigilctl: %s: %s\n", what, ctl_reply_error(&r));
+		rc = EXIT_FAILED;
+	} else if (strcmp(what, "reload") == 0) {
+		json_dumpf(r.json, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	}
+	ctl_reply_free(&r);
+	return rc;
+}
+
+static int cmd_shutdown(struct ctl *c)
+{
+	int64_t deadline = mono_ms() + (int64_t)(c->timeout_s * 1000);
+	int rc = cmd_simple_post(c, "/v1/shutdown", "shutdown");
+	char err[512];
+
+	if (rc != EXIT_OK || c->no_block)
+		return rc;
+	/* vigild is gone once nothing answers on its socket any more */
+	while (mono_ms() < deadline) {
+		struct ctl_reply r;
+		if (ctl_call(c->socket, "GET", "/healthz", &r, err, sizeof(err)) < 0) {
+			printf("vigild stopped\n");
+			return EXIT_OK;
+		}
+		ctl_reply_free(&r);
+		sleep_poll();
+	}
+	fprintf(stderr, "vigilctl: vigild still answering %.0fs after shutdown; see its log\n", c->timeout_s);
+	return EXIT_FAILED;
+}
+
+static int cmd_ping(struct ctl *c)
+{
+	char msg[1024];
+	int rc;
+
+	if (!getenv("NOTIFY_SOCKET")) {
+		fprintf(stderr, "vigilctl: ping: NOTIFY_SOCKET is not set; run this from a program vigild supervises\n");
+		return EXIT_FAILED;
+	}
+	snprintf(msg, sizeof(msg), "WATCHDOG=1%s%s%s", c->ready ? "\nREADY=1" : "",
+		 c->status_text ? "\nSTATUS=" : "", c->status_text ? c->status_text : "");
+	rc = sd_notify(0, msg);
+	if (rc <= 0) {
+		fprintf(stderr, "vigilctl: ping: cannot send to %s: %s\n", getenv("NOTIFY_SOCKET"),
+			rc < 0 ? strerror(-rc) : "not sent");
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_log(struct ctl *c)
+{
+	struct ctl_reply r;
+	char path[512];
+	int rc;
+
+	if (c->nargs != 1) {
+		fprintf(stderr, "vigilctl: usage: log NAME [-f] [-n N] [--stderr]\n");
+		return EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/programs/%s/log?stream=%s&lines=%ld", c->args[0],
+		 c->use_stderr ? "stderr" : "stdout", c->lines);
+	if ((rc = call(c, "GET", path, &r)) != EXIT_OK)
+		return rc;
+	if (r.status != 200) {
+		fprintf(stderr, "vigilctl: log %s: %s\n", c->args[0], ctl_reply_error(&r));
+		rc = EXIT_FAILED;
+	} else {
+		fputs(r.body, stdout);
+	}
+	ctl_reply_free(&r);
+	return rc;
+}
+
+/* Options may come anywhere after the command; the rest are arguments. */
+static int parse_command_args(struct ctl *c, int argc, char **argv)
+{
+	c->args = calloc((size_t)argc + 1, sizeof(char *));
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		char err[PARSE_ERR_MAX];
+		long v;
+		if (strcmp(a, "--json") == 0) c->json = true;
+		else if (strcmp(a, "--no-block") == 0) c->no_block = true;
+		else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) c->follow = true;
+		else if (strcmp(a, "--stderr") == 0) c->use_stderr = true;
+		else if (strcmp(a, "--ready") == 0) c->ready = true;
+		else if (strcmp(a, "--status") == 0 && i + 1 < argc) c->status_text = argv[++i];
+		else if (strcmp(a, "-n") == 0 && i + 1 < argc) {
+			if (parse_int_range(argv[++i], 0, 1000000, &v, err, sizeof(err)) < 0)
+				return fprintf(stderr, "vigilctl: -n: %s\n", err), -1;
+			c->lines = v;
+		} else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+			int64_t us;
+			if (parse_duration(argv[++i], &us, err, sizeof(err)) < 0)
+				return fprintf(stderr, "vigilctl: --timeout: %s\n", err), -1;
+			c->timeout_s = (double)us / USEC_PER_SEC;
+		} else if (a[0] == '-' && a[1] && strcmp(a, "--") != 0)
+			return fprintf(stderr, "vigilctl: unknown option %s\n", a), -1;
+		else c->args[c->nargs++] = argv[i];
+	}
+	return 0;
+}
+
+static int dispatch(struct ctl *c, const char *cmd)
+{
+	if (strcmp(cmd, "status") == 0) return cmd_status(c);
+	if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "restart") == 0)
+		return cmd_action(c, cmd);
+	if (strcmp(cmd, "signal") == 0) return cmd_signal(c);
+	if (strcmp(cmd, "log") == 0) return cmd_log(c);
+	if (strcmp(cmd, "reload") == 0) return cmd_simple_post(c, "/v1/reload", "reload");
+	if (strcmp(cmd, "shutdown") == 0) return cmd_shutdown(c);
+	if (strcmp(cmd, "ping") == 0) return cmd_ping(c);
+	fprintf(stderr, "vigilctl: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { .timeout_s = 60, .lines = 100 };
+	int i = 1, rc;
+
+	c.socket = getenv("VIGIL_SOCKET") ? getenv("VIGIL_SOCKET") : DEFAULT_SOCKET;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) && i + 1 < argc)
+			c.socket = argv[++i];
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return usage(stdout), EXIT_OK;
+		else
+			return fprintf(stderr, "vigilctl: unknown option %s\n", argv[i]), usage(stderr), EXIT_USAGE;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_command_args(&c, argc - i - 1, argv + i + 1) < 0)
+		return free(c.args), EXIT_USAGE;
+	rc = dispatch(&c, argv[i]);
+	free(c.args);
+	return rc;
+}

@@ -1,0 +1,533 @@
+/* inih callbacks -> struct config. Every option lives in one table below:
+ * its name, how its value is parsed, and where it is stored. */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <glob.h>
+#include <grp.h>
+#include <ini.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_check.h"
+#include "log.h"
+
+#define INCLUDE_DEPTH_MAX 8
+#define CONFIG_LINE_MAX 65536
+
+enum option_kind {
+	OPT_STRING, OPT_COMMAND, OPT_DIRECTORY, OPT_DURATION, OPT_SIZE, OPT_BOOL, OPT_SIGNAL,
+	OPT_EXIT_CODES, OPT_UMASK, OPT_INT, OPT_RESTART, OPT_TYPE, OPT_NOTIFY_ACCESS,
+	OPT_OUTPUT, OPT_ENVIRONMENT, OPT_BIND_TO,
+};
+
+struct option_def {
+	const char *name;
+	enum option_kind kind;
+	size_t offset;
+	long min, max; /* OPT_INT only */
+};
+
+#define P(field) offsetof(struct program_config, field)
+static const struct option_def program_options[] = {
+	{ "command", OPT_COMMAND, P(command), 0, 0 },
+	{ "directory", OPT_DIRECTORY, P(directory), 0, 0 },
+	{ "user", OPT_STRING, P(user), 0, 0 },
+	{ "group", OPT_STRING, P(group), 0, 0 },
+	{ "environment", OPT_ENVIRONMENT, P(environment), 0, 0 },
+	{ "umask", OPT_UMASK, P(umask), 0, 0 },
+	{ "numprocs", OPT_INT, P(numprocs), 1, 10000 },
+	{ "priority", OPT_INT, P(priority), -1000000, 1000000 },
+	{ "autostart", OPT_BOOL, P(autostart), 0, 0 },
+	{ "restart", OPT_RESTART, P(restart), 0, 0 },
+	{ "success_exit_codes", OPT_EXIT_CODES, P(success_exit_codes), 0, 0 },
+	{ "start_secs", OPT_DURATION, P(start_secs), 0, 0 },
+	{ "restart_delay", OPT_DURATION, P(restart_delay), 0, 0 },
+	{ "restart_delay_max", OPT_DURATION, P(restart_delay_max), 0, 0 },
+	{ "start_limit_burst", OPT_INT, P(start_limit_burst), 1, 1000000 },
+	{ "start_limit_interval", OPT_DURATION, P(start_limit_interval), 0, 0 },
+	{ "stop_signal", OPT_SIGNAL, P(stop_signal), 0, 0 },
+	{ "stop_timeout", OPT_DURATION, P(stop_timeout), 0, 0 },
+	{ "kill_group", OPT_BOOL, P(kill_group), 0, 0 },
+	{ "stdout", OPT_OUTPUT, P(stdout_spec), 0, 0 },
+	{ "stderr", OPT_OUTPUT, P(stderr_spec), 0, 0 },
+	{ "log_max_size", OPT_SIZE, P(log_max_size), 0, 0 },
+	{ "log_backups", OPT_INT, P(log_backups), 0, 1000 },
+	{ "type", OPT_TYPE, P(type), 0, 0 },
+	{ "ready_timeout", OPT_DURATION, P(ready_timeout), 0, 0 },
+	{ "heartbeat_timeout", OPT_DURATION, P(heartbeat_timeout), 0, 0 },
+	{ "heartbeat_signal", OPT_SIGNAL, P(heartbeat_signal), 0, 0 },
+	{ "notify_access", OPT_NOTIFY_ACCESS, P(notify_access), 0, 0 },
+	{ "daemon", OPT_BOOL, P(daemon), 0, 0 },
+	{ "bind_to", OPT_BIND_TO, P(bind_to), 0, 0 },
+};
+#undef P
+#define PROGRAM_OPTION_COUNT (sizeof(program_options) / sizeof(program_options[0]))
+
+/* One file being parsed; includes get their own, sharing the config. */
+struct parse_ctx {
+	struct config *config;
+	FILE *errors;
+	int nerrors;
+	const char *file;
+	FILE *stream;
+	int line;	    /* line of the text the handler is looking at */
+	bool line_complete; /* the last chunk read ended its line */
+	int section_line;
+	int depth;
+	char *last_section;  /* to report an unknown section once */
+	struct program_config *program;
+	uint64_t seen;	     /* options already set in this section */
+	uint64_t vigil_seen;
+};
+
+static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(ctx->errors, "%s:%d: ", ctx->file, ctx->line);
+	va_start(ap, fmt);
+	vfprintf(ctx->errors, fmt, ap);
+	va_end(ap);
+	fputc('\n', ctx->errors);
+	ctx->nerrors++;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+/* inih reads through this so that each handler call knows its line. */
+static char *config_read_line(char *buf, int size, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	char *got = fgets(buf, size, ctx->stream);
+	const char *p;
+
+	if (!got)
+		return NULL;
+	if (ctx->line_complete) {
+		ctx->line++;
+		p = buf;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '[')
+			ctx->section_line = ctx->line;
+	}
+	ctx->line_complete = strchr(buf, '\n') != NULL;
+	return got;
+}
+
+static void program_config_defaults(struct program_config *pc)
+{
+	pc->umask = -1;
+	pc->numprocs = 1;
+	pc->priority = 100;
+	pc->autostart = true;
+	pc->restart = RESTART_ON_FAILURE;
+	exit_code_set_add(&pc->success_exit_codes, 0);
+	pc->start_secs = 1 * USEC_PER_SEC;
+	pc->restart_delay = 100 * USEC_PER_MSEC;
+	pc->restart_delay_max = 30 * USEC_PER_SEC;
+	pc->start_limit_burst = 5;
+	pc->start_limit_interval = 60 * USEC_PER_SEC;
+	pc->stop_signal = SIGTERM;
+	pc->stop_timeout = 10 * USEC_PER_SEC;
+	pc->kill_group = true;
+	pc->stdout_spec.kind = OUTPUT_INHERIT;
+	pc->stderr_spec.kind = OUTPUT_INHERIT;
+	pc->log_max_size = 10u << 20;
+	pc->log_backups = 5;
+	pc->type = PROGRAM_SIMPLE;
+	pc->ready_timeout = 30 * USEC_PER_SEC;
+	pc->heartbeat_signal = SIGABRT;
+	pc->notify_access = NOTIFY_ACCESS_MAIN;
+	pc->uid = (uid_t)-1;
+	pc->gid = (gid_t)-1;
+}
+
+static bool program_name_valid(const char *name)
+{
+	if (!*name || strcmp(name, "all") == 0 || strlen(name) > 64)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			return false;
+	return true;
+}
+
+static struct program_config *config_add_program(struct parse_ctx *ctx, const char *name)
+{
+	struct config *c = ctx->config;
+	struct program_config *pc, *other = config_find_program(c, name);
+
+	if (other) {
+		config_error(ctx, "[program:%s] is defined twice (first at %s:%d)", name, other->file, other->line);
+		return NULL;
+	}
+	pc = calloc(1, sizeof(*pc));
+	c->programs = realloc(c->programs, (c->nprograms + 1) * sizeof(*c->programs));
+	if (!pc || !c->programs)
+		abort();
+	program_config_defaults(pc);
+	pc->name = xstrdup(name);
+	pc->file = xstrdup(ctx->file);
+	pc->line = ctx->section_line;
+	c->programs[c->nprograms++] = pc;
+	return pc;
+}
+
+/* Paths in the config are relative to the folder of the file that names them. */
+static char *config_resolve_path(const struct parse_ctx *ctx, const char *path)
+{
+	char *copy, *dir, *out;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	copy = xstrdup(ctx->file);
+	dir = dirname(copy);
+	if (asprintf(&out, "%s/%s", dir, path) < 0)
+		abort();
+	free(copy);
+	return out;
+}
+
+static int config_parse_file(struct config *config, FILE *errors, const char *file, int depth, int *nerrors);
+
+static void config_include(struct parse_ctx *ctx, const char *pattern)
+{
+	char *full = config_resolve_path(ctx, pattern);
+	glob_t g;
+	int rc = glob(full, GLOB_ERR, NULL, &g);
+
+	if (rc == GLOB_NOMATCH) {
+		log_debug("%s:%d: include %s matches no file", ctx->file, ctx->line, full);
+	} else if (rc != 0) {
+		config_error(ctx, "[vigil] include: cannot read \"%s\": %s", full, strerror(errno));
+	} else if (ctx->depth >= INCLUDE_DEPTH_MAX) {
+		config_error(ctx, "[vigil] include: nested more than %d deep (an include loop?)", INCLUDE_DEPTH_MAX);
+	} else {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			config_parse_file(ctx->config, ctx->errors, g.gl_pathv[i], ctx->depth + 1, &ctx->nerrors);
+	}
+	if (rc != GLOB_NOMATCH)
+		globfree(&g);
+	free(full);
+}
+
+static void config_vigil_option(struct parse_ctx *ctx, const char *name, const char *value)
+{
+	struct config *c = ctx->config;
+	char err[PARSE_ERR_MAX];
+	int level;
+
+	if (strcmp(name, "include") == 0) {
+		config_include(ctx, value);
+		return;
+	}
+	if (strcmp(name, "socket") == 0) {
+		if (!*value) {
+			config_error(ctx, "[vigil] socket: empty path");
+			return;
+		}
+		free(c->socket);
+		c->socket = config_resolve_path(ctx, value);
+	} else if (strcmp(name, "socket_mode") == 0) {
+		if (parse_octal_mode(value, &c->socket_mode, err, sizeof(err)) < 0)
+			config_error(ctx, "[vigil] socket_mode: %s", err);
+	} else if (strcmp(name, "socket_group") == 0) {
+		struct group *gr = getgrnam(value);
+		if (!gr) {
+			config_error(ctx, "[vigil] socket_group: no such group \"%s\"", value);
+			return;
+		}
+		free(c->socket_group);
+		c->socket_group = xstrdup(value);
+		c->socket_gid = gr->gr_gid;
+	} else if (strcmp(name, "log_level") == 0) {
+		if ((level = log_level_from_name(value)) < 0)
+			config_error(ctx, "[vigil] log_level: \"%s\" is not a level (debug|info|notice|warning|err)", value);
+		else
+			c->log_level = level;
+	} else {
+		config_error(ctx, "[vigil] unknown option \"%s\" (known: socket, socket_mode, socket_group, log_level, include)", name);
+	}
+}
+
+static int config_parse_output(const char *name, const char *value, struct output_spec *out,
+			       const struct parse_ctx *ctx, char *err, size_t errlen)
+{
+	free(out->path);
+	out->path = NULL;
+	if (strcmp(value, "inherit") == 0)
+		out->kind = OUTPUT_INHERIT;
+	else if (strcmp(value, "null") == 0)
+		out->kind = OUTPUT_NULL;
+	else if (strcmp(value, "journal") == 0)
+		out->kind = OUTPUT_JOURNAL;
+	else if (strcmp(value, "stdout") == 0 && strcmp(name, "stderr") == 0)
+		out->kind = OUTPUT_STDOUT;
+	else if (strncmp(value, "file:", 5) == 0 && value[5]) {
+		out->kind = OUTPUT_FILE;
+		out->path = config_resolve_path(ctx, value + 5);
+	} else {
+		snprintf(err, errlen, "\"%s\" is not an output (use journal, file:PATH, inherit, null%s)",
+			 value, strcmp(name, "stderr") == 0 ? " or stdout" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses one program option's value into its slot; -1 with err on a bad value. */
+static int config_set_program_option(struct parse_ctx *ctx, const struct option_def *opt,
+				     const char *value, char *err, size_t errlen)
+{
+	void *slot = (char *)ctx->program + opt->offset;
+	long v;
+	bool b;
+	char **argv;
+
+	switch (opt->kind) {
+	case OPT_STRING:
+	case OPT_BIND_TO:
+		free(*(char **)slot);
+		*(char **)slot = *value ? xstrdup(value) : NULL;
+		return 0;
+	case OPT_COMMAND:
+		if (argv_split(value, &argv, err, errlen) < 0)
+			return -1;
+		argv_free(argv);
+		free(*(char **)slot);
+		*(char **)slot = xstrdup(value);
+		return 0;
+	case OPT_DIRECTORY:
+		free(*(char **)slot);
+		*(char **)slot = config_resolve_path(ctx, value);
+		return 0;
+	case OPT_DURATION:
+		return parse_duration(value, slot, err, errlen);
+	case OPT_SIZE:
+		return parse_size(value, slot, err, errlen);
+	case OPT_BOOL:
+		if (parse_bool(value, &b, err, errlen) < 0)
+			return -1;
+		*(bool *)slot = b;
+		return 0;
+	case OPT_SIGNAL:
+		return parse_signal(value, slot, err, errlen);
+	case OPT_EXIT_CODES:
+		return parse_exit_codes(value, slot, err, errlen);
+	case OPT_UMASK:
+		if (parse_octal_mode(value, slot, err, errlen) < 0)
+			return -1;
+		if (*(int *)slot > 0777)
+			return snprintf(err, errlen, "\"%s\" is not a umask (000-777)", value), -1;
+		return 0;
+	case OPT_INT:
+		if (parse_int_range(value, opt->min, opt->max, &v, err, errlen) < 0)
+			return -1;
+		*(int *)slot = (int)v;
+		return 0;
+	case OPT_RESTART:
+		if (strcmp(value, "always") == 0) *(enum restart_policy *)slot = RESTART_ALWAYS;
+		else if (strcmp(value, "on-failure") == 0) *(enum restart_policy *)slot = RESTART_ON_FAILURE;
+		else if (strcmp(value, "never") == 0) *(enum restart_policy *)slot = RESTART_NEVER;
+		else return snprintf(err, errlen, "\"%s\" is not a restart policy (always|on-failure|never)", value), -1;
+		return 0;
+	case OPT_TYPE:
+		if (strcmp(value, "simple") == 0) *(enum program_type *)slot = PROGRAM_SIMPLE;
+		else if (strcmp(value, "notify") == 0) *(enum program_type *)slot = PROGRAM_NOTIFY;
+		else return snprintf(err, errlen, "\"%s\" is not a type (simple|notify)", value), -1;
+		return 0;
+	case OPT_NOTIFY_ACCESS:
+		if (strcmp(value, "main") == 0) *(enum notify_access *)slot = NOTIFY_ACCESS_MAIN;
+		else if (strcmp(value, "all") == 0) *(enum notify_access *)slot = NOTIFY_ACCESS_ALL;
+		else return snprintf(err, errlen, "\"%s\" is not a notify_access (main|all)", value), -1;
+		return 0;
+	case OPT_OUTPUT:
+		return config_parse_output(opt->name, value, slot, ctx, err, errlen);
+	case OPT_ENVIRONMENT:
+		argv_free(*(char ***)slot);
+		*(char ***)slot = NULL;
+		return parse_environment(value, slot, err, errlen);
+	}
+	return 0;
+}
+
+static void config_program_option(struct parse_ctx *ctx, const char *name, const char *value)
+{
+	struct program_config *pc = ctx->program;
+	char err[PARSE_ERR_MAX];
+
+	for (size_t i = 0; i < PROGRAM_OPTION_COUNT; i++) {
+		const struct option_def *opt = &program_options[i];
+		if (strcmp(opt->name, name) != 0)
+			continue;
+		if (ctx->seen & (UINT64_C(1) << i)) {
+			config_error(ctx, "[program:%s] %s: set twice in one section", pc->name, name);
+			return;
+		}
+		ctx->seen |= UINT64_C(1) << i;
+		if (config_set_program_option(ctx, opt, value, err, sizeof(err)) < 0)
+			config_error(ctx, "[program:%s] %s: %s", pc->name, name, err);
+		if (strcmp(name, "heartbeat_timeout") == 0)
+			pc->heartbeat_timeout_set = true;
+		if (strcmp(name, "stderr") == 0)
+			pc->stderr_set = true;
+		return;
+	}
+	config_error(ctx, "[program:%s] unknown option \"%s\"", pc->name, name);
+}
+
+static int config_handle(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+
+	if (!ctx->last_section || strcmp(ctx->last_section, section) != 0) {
+		free(ctx->last_section);
+		ctx->last_section = xstrdup(section);
+		ctx->seen = 0;
+		ctx->program = NULL;
+		if (strncmp(section, "program:", 8) == 0) {
+			if (!program_name_valid(section + 8))
+				config_error(ctx, "[%s] bad program name (use letters, digits, _ . -; not \"all\")", section);
+			else
+				ctx->program = config_add_program(ctx, section + 8);
+		} else if (strcmp(section, "vigil") != 0) {
+			config_error(ctx, "unknown section [%s] (known: [vigil], [program:NAME])", section);
+		}
+	}
+	if (strcmp(section, "vigil") == 0)
+		config_vigil_option(ctx, name, value);
+	else if (ctx->program)
+		config_program_option(ctx, name, value);
+	return 1; /* keep going: report every error in one pass */
+}
+
+static int config_parse_file(struct config *config, FILE *errors, const char *file, int depth, int *nerrors)
+{
+	struct parse_ctx ctx = {
+		.config = config, .errors = errors, .file = file, .depth = depth, .line_complete = true,
+	};
+	int rc;
+
+	ctx.stream = fopen(file, "re");
+	if (!ctx.stream) {
+		fprintf(errors, "%s: cannot open: %s\n", file, strerror(errno));
+		(*nerrors)++;
+		return -1;
+	}
+	rc = ini_parse_stream(config_read_line, &ctx, config_handle, &ctx);
+	if (rc > 0 && ctx.nerrors == 0) {
+		ctx.line = rc;
+		config_error(&ctx, "syntax error (expected \"name = value\" or \"[section]\")");
+	} else if (rc < 0) {
+		config_error(&ctx, "cannot parse (out of memory)");
+	}
+	fclose(ctx.stream);
+	free(ctx.last_section);
+	*nerrors += ctx.nerrors;
+	return ctx.nerrors ? -1 : 0;
+}
+
+static void config_set_ini_options(void)
+{
+	/* Debian's inih exposes its build options as variables: allow long
+	 * command lines, and treat indented lines as errors rather than as
+	 * silent continuations of the previous value. */
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = CONFIG_LINE_MAX;
+	ini_allow_multiline = false;
+	ini_allow_inline_comments = true;
+	ini_stop_on_first_error = false;
+}
+
+struct config *config_load(const char *path, char **errors)
+{
+	struct config *config = calloc(1, sizeof(*config));
+	size_t errsize;
+	FILE *err = open_memstream(errors, &errsize);
+	int nerrors = 0;
+
+	if (!config || !err)
+		abort();
+	config_set_ini_options();
+	config->path = xstrdup(path);
+	config->socket = xstrdup(CONFIG_DEFAULT_SOCKET);
+	config->socket_mode = 0660;
+	config->log_level = LOG_INFO;
+	config_parse_file(config, err, path, 0, &nerrors);
+	if (nerrors == 0)
+		nerrors += config_check(config, err);
+	fclose(err);
+	if (nerrors) {
+		config_free(config);
+		return NULL;
+	}
+	return config;
+}
+
+static void program_config_free(struct program_config *pc)
+{
+	if (!pc)
+		return;
+	free(pc->name);
+	free(pc->file);
+	free(pc->command);
+	free(pc->directory);
+	free(pc->user);
+	free(pc->group);
+	argv_free(pc->environment);
+	free(pc->stdout_spec.path);
+	free(pc->stderr_spec.path);
+	free(pc->bind_to);
+	free(pc);
+}
+
+void config_free(struct config *config)
+{
+	if (!config)
+		return;
+	for (size_t i = 0; i < config->nprograms; i++)
+		program_config_free(config->programs[i]);
+	free(config->programs);
+	free(config->path);
+	free(config->socket);
+	free(config->socket_group);
+	free(config);
+}
+
+struct program_config *config_find_program(const struct config *config, const char *name)
+{
+	for (size_t i = 0; i < config->nprograms; i++)
+		if (strcmp(config->programs[i]->name, name) == 0)
+			return config->programs[i];
+	return NULL;
+}
+
+const char *restart_policy_name(enum restart_policy policy)
+{
+	switch (policy) {
+	case RESTART_ALWAYS: return "always";
+	case RESTART_ON_FAILURE: return "on-failure";
+	case RESTART_NEVER: return "never";
+	}
+	return "?";
+}

@@ -1,0 +1,86 @@
+/* The parsed, validated configuration. config_load() either returns a
+ * complete config or none at all, with every error found, each naming
+ * file:line, section and option. */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/parse.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/vigil/vigil.conf"
+#define CONFIG_DEFAULT_SOCKET "/run/vigil/vigil.sock"
+
+enum output_kind { OUTPUT_INHERIT, OUTPUT_NULL, OUTPUT_FILE, OUTPUT_JOURNAL, OUTPUT_STDOUT };
+enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+enum program_type { PROGRAM_SIMPLE, PROGRAM_NOTIFY };
+enum notify_access { NOTIFY_ACCESS_MAIN, NOTIFY_ACCESS_ALL };
+
+struct output_spec {
+	enum output_kind kind;
+	char *path; /* OUTPUT_FILE only; may hold %(process_num)d */
+};
+
+struct program_config {
+	char *name;
+	char *file; /* where the section was defined, for messages */
+	int line;
+
+	char *command; /* unsplit; %(process_num)d expanded per instance */
+	char *directory;
+	char *user, *group;
+	uid_t uid;
+	gid_t gid; /* the group's gid, or the user's primary group */
+	char **environment; /* NULL-terminated "KEY=value" */
+	int umask; /* -1: inherit vigild's */
+	int numprocs;
+	int priority;
+	bool autostart;
+	enum restart_policy restart;
+	struct exit_code_set success_exit_codes;
+	int64_t start_secs, restart_delay, restart_delay_max; /* usec */
+	int start_limit_burst;
+	int64_t start_limit_interval;
+	int stop_signal;
+	int64_t stop_timeout;
+	bool kill_group;
+	struct output_spec stdout_spec, stderr_spec;
+	uint64_t log_max_size;
+	int log_backups;
+	enum program_type type;
+	int64_t ready_timeout;
+	int64_t heartbeat_timeout; /* 0: no heartbeat */
+	int heartbeat_signal;
+	enum notify_access notify_access;
+	bool daemon;
+	char *bind_to; /* NULL: bound to vigild itself */
+
+	/* options seen, so defaults that depend on others can be applied */
+	bool heartbeat_timeout_set, stderr_set;
+};
+
+struct config {
+	char *path;
+	char *socket;
+	int socket_mode;
+	char *socket_group; /* NULL: none */
+	gid_t socket_gid;
+	int log_level;
+	struct program_config **programs;
+	size_t nprograms;
+};
+
+/* Returns NULL on error, after writing each error as one line to errors
+ * (a malloc'd string the caller frees). */
+struct config *config_load(const char *path, char **errors);
+void config_free(struct config *config);
+
+struct program_config *config_find_program(const struct config *config, const char *name);
+/* True if two program sections would run the same way (reload diffing). */
+bool program_config_equal(const struct program_config *a, const struct program_config *b);
+
+const char *restart_policy_name(enum restart_policy policy);
+
+#endif

@@ -1,0 +1,55 @@
+#include "ctl_json.h"
+
+#include "../common/parse.h"
+#include "program.h"
+
+static json_t *seconds(int64_t usec)
+{
+	return json_real((double)usec / USEC_PER_SEC);
+}
+
+static json_t *last_exit_to_json(const struct last_exit *le)
+{
+	if (!le->set)
+		return json_null();
+	return json_pack("{s:s, s:o, s:o}", "cause", exit_cause_name(le->cause), "code",
+			 le->code >= 0 ? json_integer(le->code) : json_null(), "signal",
+			 le->signo ? json_integer(le->signo) : json_null());
+}
+
+static json_t *heartbeat_to_json(const struct proc *p, int64_t now)
+{
+	(void)now;
+	if (p->cfg->heartbeat_timeout == 0)
+		return json_null();
+	return json_pack("{s:o, s:n}", "timeout_s", seconds(p->cfg->heartbeat_timeout), "last_ping_age_s");
+}
+
+json_t *proc_to_json(const struct proc *p, int64_t now)
+{
+	const struct program_config *pc = p->cfg;
+
+	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:n, s:b, s:o, s:o}",
+			 "name", p->name,
+			 "program", pc->name,
+			 "instance", p->instance,
+			 "state", state_name(p->state),
+			 "pid", p->pid ? json_integer(p->pid) : json_null(),
+			 "uptime_s", seconds(p->pid ? now - p->started_at : 0),
+			 "restarts", (json_int_t)p->restarts,
+			 "last_exit", last_exit_to_json(&p->last_exit),
+			 "heartbeat", heartbeat_to_json(p, now),
+			 "status",
+			 "daemon", pc->daemon,
+			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null(),
+			 "spawn_error", p->spawn_error ? json_string(p->spawn_error) : json_null());
+}
+
+json_t *procs_to_json(struct proc *const *procs, size_t n, int64_t now)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, proc_to_json(procs[i], now));
+	return json_pack("{s:o}", "programs", list);
+}

@@ -1,0 +1,32 @@
+#include "ctl_metrics.h"
+
+#include <event2/buffer.h>
+
+#include "../common/parse.h"
+#include "program.h"
+#include "vigild.h"
+
+void ctl_metrics_write(struct evbuffer *buf, int64_t now)
+{
+	evbuffer_add_printf(buf, "# HELP vigil_up vigild is running.\n# TYPE vigil_up gauge\nvigil_up 1\n");
+	evbuffer_add_printf(buf, "# HELP vigil_process_state 1 for the state each process is in.\n"
+				 "# TYPE vigil_process_state gauge\n");
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		const struct proc *p = vigil.procs[i];
+		for (int s = 0; s < STATE_COUNT; s++)
+			evbuffer_add_printf(buf, "vigil_process_state{name=\"%s\",program=\"%s\",state=\"%s\"} %d\n",
+					    p->name, p->cfg->name, state_name(s), p->state == (enum proc_state)s);
+	}
+	evbuffer_add_printf(buf, "# HELP vigil_process_restarts_total Automatic restarts.\n"
+				 "# TYPE vigil_process_restarts_total counter\n");
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		evbuffer_add_printf(buf, "vigil_process_restarts_total{name=\"%s\"} %u\n", vigil.procs[i]->name,
+				    vigil.procs[i]->restarts);
+	evbuffer_add_printf(buf, "# HELP vigil_process_uptime_seconds Time since the running process started.\n"
+				 "# TYPE vigil_process_uptime_seconds gauge\n");
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		const struct proc *p = vigil.procs[i];
+		evbuffer_add_printf(buf, "vigil_process_uptime_seconds{name=\"%s\"} %.3f\n", p->name,
+				    p->pid ? (double)(now - p->started_at) / USEC_PER_SEC : 0.0);
+	}
+}

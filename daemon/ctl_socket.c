@@ -1,0 +1,123 @@
+#define _GNU_SOURCE
+#include "ctl_socket.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int fill_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -1;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+/* 1: something answers at path; 0: nothing does (stale or absent). */
+static int socket_is_live(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int live;
+
+	if (fd < 0)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	close(fd);
+	return live;
+}
+
+static int remove_stale(const char *path, const struct sockaddr_un *sa, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return snprintf(err, errlen, "%s exists and is not a socket; remove it or set [vigil] socket", path), -1;
+	if (socket_is_live(sa))
+		return snprintf(err, errlen, "another vigild is already running on %s (stop it first, or set another [vigil] socket)",
+				path), -1;
+	log_info("removing stale socket %s left by a vigild that is gone", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno)), -1;
+	return 0;
+}
+
+int ctl_socket_open(const char *path, int mode, const char *group, gid_t gid, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	mode_t old_umask;
+	int fd;
+
+	if (fill_addr(&sa, path) < 0)
+		return snprintf(err, errlen, "socket path too long: %s", path), -1;
+	if (remove_stale(path, &sa, err, errlen) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return snprintf(err, errlen, "socket: %s", strerror(errno)), -1;
+	/* Never a moment with looser permissions than asked for. */
+	old_umask = umask(0777 & ~(mode_t)mode);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		umask(old_umask);
+		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old_umask);
+	if (chmod(path, (mode_t)mode) < 0 || (group && chown(path, (uid_t)-1, gid) < 0)) {
+		snprintf(err, errlen, "cannot set mode/group of %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, 64) < 0) {
+		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	unlink(path);
+	close(fd);
+	return -1;
+}
+
+static bool uid_in_group(uid_t uid, gid_t group)
+{
+	struct passwd *pw = getpwuid(uid);
+	gid_t groups[256];
+	int n = 256;
+
+	if (!pw)
+		return false;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		n = 256;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == group)
+			return true;
+	return false;
+}
+
+bool ctl_peer_allowed(int fd, bool has_group, gid_t group, uid_t *peer_uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	*peer_uid = cred.uid;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	if (!has_group)
+		return false;
+	return cred.gid == group || uid_in_group(cred.uid, group);
+}

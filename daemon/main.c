@@ -1,0 +1,197 @@
+/* vigild: the checklist. Flags, config, --check, ctl socket, subreaper,
+ * start programs, run the loop, shut down in order. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl_server.h"
+#include "log.h"
+#include "program.h"
+#include "reaper.h"
+#include "supervisor.h"
+#include "vigild.h"
+
+#ifndef VIGIL_VERSION
+#define VIGIL_VERSION "dev"
+#endif
+
+enum { EXIT_OK = 0, EXIT_FAILURE_RUNTIME = 1, EXIT_CONFIG = 2 };
+
+struct vigil vigil = { .devnull = -1 };
+
+static struct event *signal_events[4];
+
+int64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: vigild [-c FILE] [--check] [--version] [--help]\n"
+		     "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_PATH ")\n"
+		     "      --check        validate the configuration and exit (0 ok, 2 errors)\n"
+		     "  -V, --version      print the version\n"
+		     "  -h, --help         this text\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (vigil.shutting_down) {
+			log_warn("second %s during shutdown: killing what is left", sig == SIGINT ? "SIGINT" : "SIGTERM");
+			for (size_t i = 0; i < vigil.nprocs; i++)
+				if (vigil.procs[i]->pid)
+					kill(-vigil.procs[i]->pid, SIGKILL);
+			return;
+		}
+		supervisor_begin_shutdown();
+		break;
+	case SIGHUP:
+		log_warn("SIGHUP: live reload is not available in this version; configuration unchanged");
+		break;
+	case SIGUSR1:
+		log_info("SIGUSR1: log files are reopened at every start; nothing to do");
+		break;
+	}
+}
+
+static int setup_signals(void)
+{
+	const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		signal_events[i] = evsignal_new(vigil.base, sigs[i], on_signal, NULL);
+		if (!signal_events[i] || evsignal_add(signal_events[i], NULL) < 0)
+			return -1;
+	}
+	return reaper_init();
+}
+
+/* A ctl socket passed by systemd socket activation, or -1. */
+static int activated_socket(void)
+{
+	int n = sd_listen_fds(1);
+	int fd = SD_LISTEN_FDS_START;
+
+	if (n <= 0)
+		return -1;
+	if (n > 1)
+		log_warn("socket activation passed %d sockets; using the first", n);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+static struct config *load_config(const char *path)
+{
+	char *errors = NULL;
+	struct config *config = config_load(path, &errors);
+
+	if (!config)
+		fprintf(stderr, "%svigild: configuration has errors; nothing started\n", errors ? errors : "");
+	free(errors);
+	return config;
+}
+
+static int run(struct config *config)
+{
+	struct event_config *ec = event_config_new();
+
+	/* timerfd-backed timers: heartbeat deadlines need better than the
+	 * millisecond rounding of epoll_wait. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	vigil.base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	vigil.config = config;
+	vigil.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (!vigil.base || vigil.devnull < 0 || setup_signals() < 0) {
+		log_err("cannot set up the event loop: %s", strerror(errno));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become child subreaper: %s; orphans go to init", strerror(errno));
+	if (ctl_server_init(config, activated_socket()) < 0 || supervisor_init(config) < 0)
+		return EXIT_FAILURE_RUNTIME;
+	log_info("vigild %s started (pid %d) with %zu processes from %s", VIGIL_VERSION, (int)getpid(),
+		 vigil.nprocs, config->path);
+	supervisor_start_autostart();
+	sd_notify(0, "READY=1");
+	event_base_dispatch(vigil.base);
+	sd_notify(0, "STOPPING=1");
+	return EXIT_OK;
+}
+
+static void cleanup(void)
+{
+	ctl_server_free();
+	supervisor_free();
+	reaper_free();
+	for (size_t i = 0; i < sizeof(signal_events) / sizeof(signal_events[0]); i++)
+		if (signal_events[i])
+			event_free(signal_events[i]);
+	if (vigil.base)
+		event_base_free(vigil.base);
+	if (vigil.devnull >= 0)
+		close(vigil.devnull);
+	config_free(vigil.config);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'V' },	   { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONFIG_DEFAULT_PATH;
+	bool check = false;
+	struct config *config;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "c:Vh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 'k': check = true; break;
+		case 'V': printf("vigild %s\n", VIGIL_VERSION); return EXIT_OK;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vigild: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return EXIT_CONFIG;
+	}
+	log_init();
+	if (!(config = load_config(path)))
+		return EXIT_CONFIG;
+	if (check) {
+		printf("%s: configuration OK (%zu programs)\n", path, config->nprograms);
+		config_free(config);
+		return EXIT_OK;
+	}
+	log_set_level(config->log_level);
+	rc = run(config);
+	cleanup();
+	return rc;
+}

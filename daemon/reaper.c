@@ -1,0 +1,90 @@
+#define _GNU_SOURCE
+#include "reaper.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "program.h"
+#include "vigild.h"
+
+/* pid -> proc, chained; sized for tens of thousands of processes. */
+#define PID_BUCKETS 8192
+
+static struct proc *pid_table[PID_BUCKETS];
+static struct event *sigchld_event;
+
+static struct proc **pid_slot(int pid)
+{
+	return &pid_table[(unsigned)pid % PID_BUCKETS];
+}
+
+void reaper_track(struct proc *p)
+{
+	struct proc **slot = pid_slot(p->pid);
+
+	p->pid_next = *slot;
+	*slot = p;
+}
+
+void reaper_forget(struct proc *p)
+{
+	for (struct proc **s = pid_slot(p->pid); *s; s = &(*s)->pid_next) {
+		if (*s == p) {
+			*s = p->pid_next;
+			p->pid_next = NULL;
+			return;
+		}
+	}
+}
+
+struct proc *reaper_find(int pid)
+{
+	for (struct proc *p = *pid_slot(pid); p; p = p->pid_next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+void reaper_reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct proc *p = reaper_find(pid);
+		if (p)
+			proc_on_exit(p, status);
+		else
+			log_debug("reaped orphan pid %d (status 0x%x)", (int)pid, status);
+	}
+	if (pid < 0 && errno != ECHILD)
+		log_warn("waitpid: %s", strerror(errno));
+}
+
+static void reaper_on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	reaper_reap();
+}
+
+int reaper_init(void)
+{
+	sigchld_event = evsignal_new(vigil.base, SIGCHLD, reaper_on_sigchld, NULL);
+	if (!sigchld_event || evsignal_add(sigchld_event, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+void reaper_free(void)
+{
+	if (sigchld_event)
+		event_free(sigchld_event);
+	sigchld_event = NULL;
+}

@@ -1,0 +1,274 @@
+/* The child side runs between fork and exec, so it only makes system
+ * calls: everything that allocates or looks up users is prepared in the
+ * parent first (struct spawn_plan). A failure in the child is reported
+ * through the exec-failure pipe: EOF means exec succeeded. */
+#define _GNU_SOURCE
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
+
+#include "program.h"
+#include "spawn_env.h"
+#include "vigild.h"
+
+#define MAX_GROUPS 256
+
+enum spawn_step { STEP_CHDIR = 1, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_EXEC, STEP_FDS };
+
+struct spawn_failure {
+	int step;
+	int err;
+};
+
+struct spawn_plan {
+	char **argv;
+	char **envp;
+	int stdout_fd, stderr_fd; /* < 0: inherit vigild's */
+	bool stderr_to_stdout;
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[MAX_GROUPS];
+	int ngroups;
+	pid_t parent;
+	int death_signal;
+};
+
+static const char *spawn_step_name(int step)
+{
+	switch (step) {
+	case STEP_CHDIR: return "chdir";
+	case STEP_SETGROUPS: return "setgroups";
+	case STEP_SETGID: return "setgid";
+	case STEP_SETUID: return "setuid";
+	case STEP_EXEC: return "exec";
+	case STEP_FDS: return "set up stdio";
+	}
+	return "?";
+}
+
+static int open_output(const struct output_spec *spec, const struct proc *p, char *err, size_t errlen)
+{
+	char *path;
+	int fd;
+
+	switch (spec->kind) {
+	case OUTPUT_NULL:
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+		return fd;
+	case OUTPUT_FILE:
+		path = expand_program_vars(spec->path, p->cfg->name, p->instance, err, errlen);
+		if (!path)
+			return -1;
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+		if (fd < 0)
+			snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		free(path);
+		return fd;
+	default:
+		return -2; /* inherit (journal output arrives with the output module) */
+	}
+}
+
+/* Resolves user and supplementary groups now, not at config load: the
+ * account may have changed since. */
+static int plan_credentials(struct spawn_plan *plan, const struct program_config *pc, char *err, size_t errlen)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (!pc->user && !pc->group)
+		return 0;
+	plan->set_ids = true;
+	plan->uid = geteuid();
+	plan->gid = getegid();
+	plan->ngroups = 0;
+	if (pc->user) {
+		if (!(pw = getpwnam(pc->user)))
+			return snprintf(err, errlen, "user \"%s\" does not exist", pc->user), -1;
+		plan->uid = pw->pw_uid;
+		plan->gid = pw->pw_gid;
+	}
+	if (pc->group) {
+		if (!(gr = getgrnam(pc->group)))
+			return snprintf(err, errlen, "group \"%s\" does not exist", pc->group), -1;
+		plan->gid = gr->gr_gid;
+	}
+	plan->ngroups = MAX_GROUPS;
+	if (pc->user) {
+		if (getgrouplist(pc->user, plan->gid, plan->groups, &plan->ngroups) < 0)
+			plan->ngroups = MAX_GROUPS; /* truncated list: keep the first ones */
+	} else {
+		plan->groups[0] = plan->gid;
+		plan->ngroups = 1;
+	}
+	return 0;
+}
+
+static void plan_free(struct spawn_plan *plan)
+{
+	argv_free(plan->argv);
+	argv_free(plan->envp);
+	if (plan->stdout_fd >= 0)
+		close(plan->stdout_fd);
+	if (plan->stderr_fd >= 0)
+		close(plan->stderr_fd);
+}
+
+static int plan_spawn(struct spawn_plan *plan, const struct proc *p, char *err, size_t errlen)
+{
+	const struct program_config *pc = p->cfg;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->stdout_fd = plan->stderr_fd = -1;
+	plan->parent = getpid();
+	plan->death_signal = pc->daemon ? SIGKILL : pc->stop_signal;
+	if (argv_split(p->argv_text, &plan->argv, err, errlen) < 0)
+		return -1;
+	if (plan_credentials(plan, pc, err, errlen) < 0)
+		return -1;
+	plan->envp = spawn_env_build(p, err, errlen);
+	if (!plan->envp)
+		return -1;
+	plan->stdout_fd = open_output(&pc->stdout_spec, p, err, errlen);
+	if (plan->stdout_fd == -1)
+		return -1;
+	plan->stderr_to_stdout = pc->stderr_spec.kind == OUTPUT_STDOUT;
+	if (plan->stderr_to_stdout)
+		plan->stderr_fd = -2;
+	else
+		plan->stderr_fd = open_output(&pc->stderr_spec, p, err, errlen);
+	if (plan->stderr_fd == -1)
+		return -1;
+	return 0;
+}
+
+static void child_fail(int pipe_fd, int step)
+{
+	struct spawn_failure f = { step, errno };
+	ssize_t n = write(pipe_fd, &f, sizeof(f));
+
+	(void)n;
+	_exit(127);
+}
+
+/* Runs in the child: nothing here may allocate or take a lock. */
+static void child_exec(const struct spawn_plan *plan, const struct program_config *pc, int pipe_fd)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t empty;
+
+	/* Default dispositions first, then unblock: a signal pending from
+	 * vigild's time must not run vigild's handler here. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+	setsid();
+
+	if (dup2(vigil.devnull, 0) < 0 || (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) ||
+	    (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) ||
+	    (plan->stderr_to_stdout && dup2(1, 2) < 0))
+		child_fail(pipe_fd, STEP_FDS);
+	if (pc->umask >= 0)
+		umask((mode_t)pc->umask);
+	if (plan->set_ids) {
+		if (setgroups((size_t)plan->ngroups, plan->groups) < 0)
+			child_fail(pipe_fd, STEP_SETGROUPS);
+		if (setgid(plan->gid) < 0)
+			child_fail(pipe_fd, STEP_SETGID);
+		if (setuid(plan->uid) < 0)
+			child_fail(pipe_fd, STEP_SETUID);
+	}
+	if (pc->directory && chdir(pc->directory) < 0)
+		child_fail(pipe_fd, STEP_CHDIR);
+	/* After the credential change, which clears it. If vigild died
+	 * before this line, the signal will never come: act on it now. */
+	prctl(PR_SET_PDEATHSIG, plan->death_signal);
+	if (getppid() != plan->parent)
+		raise(plan->death_signal);
+	/* Whatever vigild's own parent left open without O_CLOEXEC must not
+	 * reach the program either. */
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	execvpe(plan->argv[0], plan->argv, plan->envp);
+	child_fail(pipe_fd, STEP_EXEC);
+}
+
+/* Reads the child's verdict: EOF means it exec'd. */
+static int await_exec(pid_t pid, int pipe_fd, const struct spawn_plan *plan, const struct proc *p,
+		      char *err, size_t errlen)
+{
+	struct spawn_failure f;
+	ssize_t n;
+
+	do
+		n = read(pipe_fd, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(f))
+		return 0;
+	/* Reap it here so the reaper never sees a pid nobody owns. */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (f.step == STEP_EXEC)
+		snprintf(err, errlen, "exec %s: %s", plan->argv[0], strerror(f.err));
+	else if (f.step == STEP_CHDIR)
+		snprintf(err, errlen, "chdir %s: %s", p->cfg->directory, strerror(f.err));
+	else
+		snprintf(err, errlen, "%s: %s", spawn_step_name(f.step), strerror(f.err));
+	return -1;
+}
+
+pid_t spawn_process(struct proc *p, char *err, size_t errlen)
+{
+	struct spawn_plan plan;
+	sigset_t all, old;
+	int pipefd[2];
+	pid_t pid;
+	int rc;
+
+	if (plan_spawn(&plan, p, err, errlen) < 0) {
+		plan_free(&plan);
+		return -1;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		plan_free(&plan);
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		child_exec(&plan, p->cfg, pipefd[1]);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(pipefd[1]);
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		rc = -1;
+	} else {
+		rc = await_exec(pid, pipefd[0], &plan, p, err, errlen);
+	}
+	close(pipefd[0]);
+	plan_free(&plan);
+	return rc < 0 ? -1 : pid;
+}

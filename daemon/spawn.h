@@ -1,0 +1,15 @@
+/* fork + exec of one process, and everything that happens in between in
+ * the child. */
+#ifndef VIGIL_SPAWN_H
+#define VIGIL_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct proc;
+
+/* Returns the new pid once the child has exec'd, or -1 with a message
+ * naming the step that failed (exec, chdir, setuid, ...) and the errno. */
+pid_t spawn_process(struct proc *p, char *err, size_t errlen);
+
+#endif

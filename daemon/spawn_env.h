@@ -1,0 +1,15 @@
+/* The environment a child starts with. */
+#ifndef VIGIL_SPAWN_ENV_H
+#define VIGIL_SPAWN_ENV_H
+
+#include <stddef.h>
+
+struct proc;
+
+/* vigild's environment without what belongs to vigild's own supervisor
+ * (NOTIFY_SOCKET, LISTEN_FDS, ...), plus VIGIL_* names, the notify
+ * contract for this child, and the program's `environment`, which wins.
+ * Returns a NULL-terminated malloc'd array, or NULL with err set. */
+char **spawn_env_build(const struct proc *p, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,134 @@
+#define _GNU_SOURCE
+#include "supervisor.h"
+
+#include <event2/event.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "program.h"
+#include "vigild.h"
+
+static struct event *shutdown_step_event;
+
+static int proc_order(const void *a, const void *b)
+{
+	const struct proc *pa = *(struct proc *const *)a, *pb = *(struct proc *const *)b;
+
+	if (pa->cfg->priority != pb->cfg->priority)
+		return pa->cfg->priority < pb->cfg->priority ? -1 : 1;
+	if (strcmp(pa->cfg->name, pb->cfg->name) != 0)
+		return strcmp(pa->cfg->name, pb->cfg->name);
+	return pa->instance - pb->instance;
+}
+
+static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg);
+
+int supervisor_init(struct config *config)
+{
+	size_t n = 0, i = 0;
+
+	for (size_t c = 0; c < config->nprograms; c++)
+		n += (size_t)config->programs[c]->numprocs;
+	vigil.procs = calloc(n ? n : 1, sizeof(*vigil.procs));
+	if (!vigil.procs)
+		return -1;
+	for (size_t c = 0; c < config->nprograms; c++)
+		for (int k = 0; k < config->programs[c]->numprocs; k++)
+			vigil.procs[i++] = proc_new(config->programs[c], k);
+	vigil.nprocs = n;
+	qsort(vigil.procs, n, sizeof(*vigil.procs), proc_order);
+	shutdown_step_event = event_new(vigil.base, -1, 0, supervisor_shutdown_step, NULL);
+	return shutdown_step_event ? 0 : -1;
+}
+
+void supervisor_free(void)
+{
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		proc_free(vigil.procs[i]);
+	free(vigil.procs);
+	vigil.procs = NULL;
+	vigil.nprocs = 0;
+	if (shutdown_step_event)
+		event_free(shutdown_step_event);
+	shutdown_step_event = NULL;
+}
+
+void supervisor_start_autostart(void)
+{
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		if (vigil.procs[i]->cfg->autostart)
+			proc_request_start(vigil.procs[i]);
+}
+
+/* One round of the ordered shutdown: stop the group that goes next and
+ * wait for it; the loop comes back here on every state change. */
+static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg)
+{
+	int top = INT_MIN;
+	bool any = false, daemons = false;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		struct proc *p = vigil.procs[i];
+		if (!proc_is_active(p))
+			continue;
+		any = true;
+		daemons |= p->cfg->daemon;
+		if (p->cfg->priority > top)
+			top = p->cfg->priority;
+	}
+	if (!any) {
+		log_info("all programs stopped; exiting");
+		event_base_loopexit(vigil.base, NULL);
+		return;
+	}
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		struct proc *p = vigil.procs[i];
+		if (proc_is_active(p) && p->state != STATE_STOPPING &&
+		    (daemons ? p->cfg->daemon : p->cfg->priority == top))
+			proc_request_stop(p);
+	}
+}
+
+void supervisor_begin_shutdown(void)
+{
+	if (vigil.shutting_down)
+		return;
+	log_info("shutting down: stopping %zu processes in descending priority", vigil.nprocs);
+	vigil.shutting_down = true;
+	event_active(shutdown_step_event, 0, 0);
+}
+
+void supervisor_on_state_change(struct proc *p, enum proc_state old)
+{
+	(void)old;
+	if (vigil.shutting_down && !proc_is_active(p))
+		event_active(shutdown_step_event, 0, 0);
+}
+
+struct proc **supervisor_match(const char *name, size_t *count)
+{
+	struct proc **out = calloc(vigil.nprocs ? vigil.nprocs : 1, sizeof(*out));
+	bool all = strcmp(name, "all") == 0;
+	size_t n = 0;
+
+	if (!out)
+		abort();
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		struct proc *p = vigil.procs[i];
+		if (all || strcmp(p->name, name) == 0 || strcmp(p->cfg->name, name) == 0)
+			out[n++] = p;
+	}
+	if (n == 0) {
+		free(out);
+		return NULL;
+	}
+	*count = n;
+	return out;
+}

@@ -1,0 +1,27 @@
+/* vigild's runtime: the one event loop, the loaded config, and every
+ * supervised process in start order (priority, then name). */
+#ifndef VIGIL_VIGILD_H
+#define VIGIL_VIGILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct config;
+struct proc;
+
+struct vigil {
+	struct event_base *base;
+	struct config *config;
+	struct proc **procs;
+	size_t nprocs;
+	bool shutting_down;
+	int devnull; /* children's stdin */
+};
+
+extern struct vigil vigil;
+
+int64_t now_usec(void); /* CLOCK_MONOTONIC */
+
+#endif
