@@ -28,17 +28,7 @@
 
 enum { EXIT_OK = 0, EXIT_FAILURE_RUNTIME = 1, EXIT_CONFIG = 2 };
 
-struct vigil vigil = { .devnull = -1 };
-
 static struct event *signal_events[4];
-
-int64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
-}
 
 static void usage(FILE *out)
 {
