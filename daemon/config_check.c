@@ -96,9 +96,9 @@ static int check_bind_to(const struct config *config, struct program_config *pc,
 	if (parent->daemon)
 		return check_error(errors, pc, "bind_to: \"%s\" is itself a daemon child; bind to a regular program",
 				   pc->bind_to);
-	if (pc->numprocs != 1 && pc->numprocs != parent->numprocs)
+	if (parent->numprocs != 1 && pc->numprocs != parent->numprocs)
 		return check_error(errors, pc,
-				   "numprocs: a bound daemon child has numprocs 1 or the same as \"%s\" (%d)",
+				   "numprocs: must equal the numprocs of \"%s\" (%d), one daemon child per instance",
 				   pc->bind_to, parent->numprocs);
 	return 0;
 }

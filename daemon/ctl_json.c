@@ -1,7 +1,29 @@
 #include "ctl_json.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "../common/parse.h"
 #include "program.h"
+
+/* Text from programs (STATUS=) or paths need not be UTF-8; JSON must be. */
+static json_t *text_or_null(const char *s)
+{
+	json_t *j;
+	char *ascii;
+
+	if (!s)
+		return json_null();
+	if ((j = json_string(s)))
+		return j;
+	ascii = strdup(s);
+	for (char *c = ascii; c && *c; c++)
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
+	j = json_string(ascii ? ascii : "");
+	free(ascii);
+	return j;
+}
 
 static json_t *seconds(int64_t usec)
 {
@@ -19,17 +41,19 @@ static json_t *last_exit_to_json(const struct last_exit *le)
 
 static json_t *heartbeat_to_json(const struct proc *p, int64_t now)
 {
-	(void)now;
-	if (p->cfg->heartbeat_timeout == 0)
+	int64_t timeout = p->pid ? p->heartbeat_timeout : p->cfg->heartbeat_timeout;
+
+	if (timeout == 0)
 		return json_null();
-	return json_pack("{s:o, s:n}", "timeout_s", seconds(p->cfg->heartbeat_timeout), "last_ping_age_s");
+	return json_pack("{s:o, s:o}", "timeout_s", seconds(timeout), "last_ping_age_s",
+			 p->pid && p->last_ping ? seconds(now - p->last_ping) : json_null());
 }
 
 json_t *proc_to_json(const struct proc *p, int64_t now)
 {
 	const struct program_config *pc = p->cfg;
 
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:n, s:b, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o}",
 			 "name", p->name,
 			 "program", pc->name,
 			 "instance", p->instance,
@@ -39,10 +63,10 @@ json_t *proc_to_json(const struct proc *p, int64_t now)
 			 "restarts", (json_int_t)p->restarts,
 			 "last_exit", last_exit_to_json(&p->last_exit),
 			 "heartbeat", heartbeat_to_json(p, now),
-			 "status",
+			 "status", text_or_null(p->status_text),
 			 "daemon", pc->daemon,
 			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null(),
-			 "spawn_error", p->spawn_error ? json_string(p->spawn_error) : json_null());
+			 "spawn_error", text_or_null(p->spawn_error));
 }
 
 json_t *procs_to_json(struct proc *const *procs, size_t n, int64_t now)

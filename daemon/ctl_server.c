@@ -109,7 +109,7 @@ static int ctl_query_signal(struct evhttp_request *req, int *signo, char *err, s
 static void ctl_post_action(struct evhttp_request *req, const char *name, const char *action)
 {
 	char err[PARSE_ERR_MAX];
-	int signo = 0, busy = 0, not_running = 0;
+	int signo = 0, busy = 0, not_running = 0, no_parent = 0;
 	size_t n;
 	struct proc **procs;
 
@@ -132,10 +132,13 @@ static void ctl_post_action(struct evhttp_request *req, const char *name, const 
 		else
 			rc = proc_send_signal(procs[i], signo);
 		busy += rc == -EBUSY;
+		no_parent += rc == -EAGAIN;
 		not_running += rc == -ESRCH;
 	}
 	if (busy)
 		ctl_reply_error(req, 409, "cannot %s %s now: vigild is shutting down", action, name);
+	else if (no_parent)
+		ctl_reply_error(req, 409, "cannot %s %s: it is a daemon child and its parent is not RUNNING", action, name);
 	else if (not_running == (int)n)
 		ctl_reply_error(req, 409, "cannot signal %s: not running", name);
 	else

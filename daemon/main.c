@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "config.h"
 #include "ctl_server.h"
 #include "log.h"
+#include "notify.h"
 #include "program.h"
 #include "reaper.h"
 #include "supervisor.h"
@@ -106,6 +108,10 @@ static struct config *load_config(const char *path)
 static int run(struct config *config)
 {
 	struct event_config *ec = event_config_new();
+	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+
+	/* beside the ctl socket, in vigild's runtime folder */
+	snprintf(notify_path, sizeof(notify_path), "%s.notify", config->socket);
 
 	/* timerfd-backed timers: heartbeat deadlines need better than the
 	 * millisecond rounding of epoll_wait. */
@@ -120,7 +126,8 @@ static int run(struct config *config)
 	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become child subreaper: %s; orphans go to init", strerror(errno));
-	if (ctl_server_init(config, activated_socket()) < 0 || supervisor_init(config) < 0)
+	if (ctl_server_init(config, activated_socket()) < 0 || notify_init(notify_path) < 0 ||
+	    supervisor_init(config) < 0)
 		return EXIT_FAILURE_RUNTIME;
 	log_info("vigild %s started (pid %d) with %zu processes from %s", VIGIL_VERSION, (int)getpid(),
 		 vigil.nprocs, config->path);
@@ -135,6 +142,7 @@ static void cleanup(void)
 {
 	ctl_server_free();
 	supervisor_free();
+	notify_free();
 	reaper_free();
 	for (size_t i = 0; i < sizeof(signal_events) / sizeof(signal_events[0]); i++)
 		if (signal_events[i])

@@ -4,15 +4,21 @@
  *   state     | start      | stop          | exit                     | timer
  *   ----------+------------+---------------+--------------------------+-----------------
  *   STOPPED   | spawn      | -             | -                        | -
- *   STARTING  | -          | -> STOPPING   | failed start (*)         | -> RUNNING
+ *   STARTING  | -          | -> STOPPING   | failed start (*)         | RUNNING, or kill
+ *             |            |               |                          | (no READY=1 in time)
  *   RUNNING   | -          | -> STOPPING   | restart at once / EXITED | -
  *   BACKOFF   | spawn now  | -> STOPPED    | -                        | spawn
- *   STOPPING  | after stop | -             | -> STOPPED (or spawn)    | SIGKILL
+ *   STOPPING  | after stop | -             | -> STOPPED, or as a      | SIGKILL
+ *             |            |               | failure if killed for a  |
+ *             |            |               | lost heartbeat/readiness |
  *   EXITED    | spawn      | -             | -                        | -
  *   FATAL     | spawn      | -             | -                        | -
  *
  * (*) failed start: BACKOFF with a growing delay, FATAL past the start
- * limit, EXITED if the policy does not restart this exit. */
+ * limit, EXITED if the policy does not restart this exit.
+ * A heartbeat miss sends heartbeat_signal and moves to STOPPING; its exit
+ * then counts as a failure. Daemon children are killed with SIGKILL when
+ * their parent leaves RUNNING and only run while it is RUNNING. */
 #define _GNU_SOURCE
 #include "program.h"
 
@@ -24,6 +30,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "heartbeat.h"
 #include "log.h"
 #include "reaper.h"
 #include "spawn.h"
@@ -50,10 +57,12 @@ struct proc *proc_new(struct program_config *cfg, int instance)
 		abort(); /* config_check expanded every field already */
 	p->state = STATE_STOPPED;
 	p->state_since = now_usec();
+	p->heartbeat_timeout = cfg->heartbeat_timeout;
 	start_limit_init(&p->start_limit, cfg->start_limit_burst);
 	p->timer = evtimer_new(vigil.base, proc_timer_fired, p);
 	if (!p->timer)
 		abort();
+	heartbeat_init(p);
 	return p;
 }
 
@@ -64,9 +73,12 @@ void proc_free(struct proc *p)
 	if (p->pid)
 		reaper_forget(p);
 	event_free(p->timer);
+	heartbeat_free(p);
 	start_limit_free(&p->start_limit);
 	free(p->argv_text);
 	free(p->spawn_error);
+	free(p->status_text);
+	free(p->children);
 	free(p);
 }
 
@@ -107,13 +119,41 @@ static void proc_arm_timer(struct proc *p, int64_t usec)
 }
 
 /* Signals go to the whole process group with kill_group; the child is
- * a session leader, so its pgid is its pid. */
+ * a session leader, so its pgid is its first pid. */
 static void proc_kill(struct proc *p, int signo)
 {
-	pid_t target = p->cfg->kill_group ? -p->pid : p->pid;
+	pid_t target = p->cfg->kill_group ? -p->pgid : p->pid;
 
 	if (p->pid && kill(target, signo) < 0 && errno != ESRCH)
 		log_warn("%s: cannot send signal %d to pid %d: %s", p->name, signo, (int)p->pid, strerror(errno));
+}
+
+/* Starts the end of the running process: signo now (SIGCONT so a
+ * stopped process sees it), SIGKILL once stop_timeout passes. Daemon
+ * children are never waited for. */
+static void proc_begin_kill(struct proc *p, enum kill_reason reason, int signo)
+{
+	p->kill_reason = reason;
+	p->kill_from = p->state;
+	proc_set_state(p, STATE_STOPPING);
+	heartbeat_disarm(p);
+	if (p->cfg->daemon || p->cfg->stop_timeout == 0) {
+		proc_kill(p, SIGKILL);
+		return;
+	}
+	proc_kill(p, signo);
+	if (signo != SIGKILL && signo != SIGCONT)
+		proc_kill(p, SIGCONT);
+	proc_arm_timer(p, p->cfg->stop_timeout);
+}
+
+static void proc_mark_started(struct proc *p)
+{
+	p->failed_starts = 0;
+	start_limit_reset(&p->start_limit);
+	proc_set_state(p, STATE_RUNNING);
+	if (p->cfg->type == PROGRAM_NOTIFY)
+		heartbeat_arm(p); /* a notify program's watchdog runs from READY=1 */
 }
 
 static void proc_failed_start(struct proc *p, bool wants_restart);
@@ -121,8 +161,10 @@ static void proc_failed_start(struct proc *p, bool wants_restart);
 static void proc_spawn(struct proc *p)
 {
 	char err[512];
-	pid_t pid = spawn_process(p, err, sizeof(err));
+	pid_t pid;
 
+	p->heartbeat_timeout = p->cfg->heartbeat_timeout;
+	pid = spawn_process(p, err, sizeof(err));
 	if (pid < 0) {
 		log_err("%s: cannot start: %s", p->name, err);
 		free(p->spawn_error);
@@ -132,17 +174,22 @@ static void proc_spawn(struct proc *p)
 	}
 	free(p->spawn_error);
 	p->spawn_error = NULL;
-	p->pid = pid;
+	free(p->status_text);
+	p->status_text = NULL;
+	p->pid = p->pgid = pid;
 	p->started_at = now_usec();
-	p->killed = false;
-	p->stop_requested = false;
+	p->last_ping = 0;
+	p->kill_reason = KILL_NONE;
 	reaper_track(p);
 	log_info("%s: started pid %d", p->name, (int)pid);
 	proc_set_state(p, STATE_STARTING);
-	if (p->cfg->start_secs == 0) {
-		p->failed_starts = 0;
-		start_limit_reset(&p->start_limit);
-		proc_set_state(p, STATE_RUNNING);
+	if (p->cfg->type == PROGRAM_SIMPLE)
+		heartbeat_arm(p);
+	if (p->cfg->type == PROGRAM_NOTIFY) {
+		if (p->cfg->ready_timeout)
+			proc_arm_timer(p, p->cfg->ready_timeout);
+	} else if (p->cfg->start_secs == 0) {
+		proc_mark_started(p);
 	} else {
 		proc_arm_timer(p, p->cfg->start_secs);
 	}
@@ -178,19 +225,22 @@ static void proc_timer_fired(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (p->state) {
 	case STATE_STARTING:
-		p->failed_starts = 0;
-		start_limit_reset(&p->start_limit);
-		proc_set_state(p, STATE_RUNNING);
+		if (p->cfg->type == PROGRAM_SIMPLE) {
+			proc_mark_started(p);
+			break;
+		}
+		log_warn("%s: no READY=1 within %.1fs: failed start", p->name,
+			 (double)p->cfg->ready_timeout / USEC_PER_SEC);
+		proc_begin_kill(p, KILL_READY_TIMEOUT, p->cfg->stop_signal);
 		break;
 	case STATE_BACKOFF:
 		p->restarts++;
 		proc_spawn(p);
 		break;
 	case STATE_STOPPING:
-		log_warn("%s: pid %d still running %.1fs after stop signal: sending SIGKILL", p->name, (int)p->pid,
+		log_warn("%s: pid %d still running %.1fs after the signal: sending SIGKILL", p->name, (int)p->pid,
 			 (double)p->cfg->stop_timeout / USEC_PER_SEC);
 		proc_kill(p, SIGKILL);
-		p->killed = true;
 		break;
 	default:
 		break;
@@ -199,49 +249,37 @@ static void proc_timer_fired(evutil_socket_t fd, short what, void *arg)
 
 static void proc_record_exit(struct proc *p, int status)
 {
+	static const enum exit_cause cause_of_kill[] = {
+		[KILL_STOP] = CAUSE_STOPPED,
+		[KILL_HEARTBEAT] = CAUSE_HEARTBEAT,
+		[KILL_READY_TIMEOUT] = CAUSE_READY_TIMEOUT,
+	};
 	struct last_exit *le = &p->last_exit;
+	bool expected = p->kill_reason == KILL_STOP;
 	char buf[16];
 
 	le->set = true;
 	le->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	le->signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-	if (p->stop_requested)
-		le->cause = CAUSE_STOPPED;
+	if (p->kill_reason != KILL_NONE)
+		le->cause = cause_of_kill[p->kill_reason];
 	else
 		le->cause = WIFSIGNALED(status) ? CAUSE_SIGNAL : CAUSE_EXIT;
 	if (le->signo)
-		log_msg(p->stop_requested ? LOG_INFO : LOG_WARNING, "%s: pid %d killed by signal %s", p->name,
-			(int)p->pid, signal_name(le->signo, buf, sizeof(buf)));
+		log_msg(expected ? LOG_INFO : LOG_WARNING, "%s: pid %d killed by signal %s", p->name, (int)p->pid,
+			signal_name(le->signo, buf, sizeof(buf)));
 	else
-		log_msg(p->stop_requested || le->code == 0 ? LOG_INFO : LOG_WARNING, "%s: pid %d exited with code %d",
-			p->name, (int)p->pid, le->code);
+		log_msg(expected || le->code == 0 ? LOG_INFO : LOG_WARNING, "%s: pid %d exited with code %d", p->name,
+			(int)p->pid, le->code);
 }
 
-void proc_on_exit(struct proc *p, int status)
+/* What an unexpected end (or a kill for a lost heartbeat or readiness)
+ * leads to: a failed start, an immediate restart, or EXITED. */
+static void proc_after_failure_or_exit(struct proc *p, enum proc_state from, bool success)
 {
-	enum proc_state was = p->state;
-	bool wants_restart;
+	bool wants_restart = policy_wants_restart(p->cfg->restart, success);
 
-	proc_record_exit(p, status);
-	reaper_forget(p);
-	/* Leftovers of a process group die with their leader, so a restart
-	 * never finds the old port or lock still held. */
-	if (p->cfg->kill_group)
-		kill(-p->pid, SIGKILL);
-	p->pid = 0;
-	evtimer_del(p->timer);
-	wants_restart = policy_wants_restart(p->cfg->restart, exit_is_success(p->cfg, status));
-
-	if (was == STATE_STOPPING || vigil.shutting_down) {
-		p->stop_requested = false;
-		if (p->start_after_stop && !vigil.shutting_down) {
-			p->start_after_stop = false;
-			p->restarts++;
-			proc_spawn(p);
-		} else {
-			proc_set_state(p, STATE_STOPPED);
-		}
-	} else if (was == STATE_STARTING) {
+	if (from == STATE_STARTING) {
 		proc_failed_start(p, wants_restart);
 	} else if (wants_restart) {
 		/* It ran well: restart at once, no delay. */
@@ -252,10 +290,45 @@ void proc_on_exit(struct proc *p, int status)
 	}
 }
 
+void proc_on_exit(struct proc *p, int status)
+{
+	enum kill_reason reason = p->kill_reason;
+	enum proc_state from = reason == KILL_NONE ? p->state : p->kill_from;
+
+	proc_record_exit(p, status);
+	reaper_forget(p);
+	/* Leftovers of a process group die with their leader, so a restart
+	 * never finds the old port or lock still held. */
+	if (p->cfg->kill_group)
+		kill(-p->pgid, SIGKILL);
+	p->pid = 0;
+	p->kill_reason = KILL_NONE;
+	evtimer_del(p->timer);
+	heartbeat_disarm(p);
+
+	if (vigil.shutting_down) {
+		proc_set_state(p, STATE_STOPPED);
+	} else if (p->start_after_stop) {
+		/* a restart, or a start that arrived while it was dying */
+		p->start_after_stop = false;
+		p->restarts++;
+		proc_spawn(p);
+	} else if (reason == KILL_STOP) {
+		proc_set_state(p, STATE_STOPPED);
+	} else if (p->parent && p->parent->state != STATE_RUNNING) {
+		/* a daemon child waits for its parent to run again */
+		proc_set_state(p, STATE_STOPPED);
+	} else {
+		proc_after_failure_or_exit(p, from, reason == KILL_NONE && exit_is_success(p->cfg, status));
+	}
+}
+
 int proc_request_start(struct proc *p)
 {
 	if (vigil.shutting_down)
 		return -EBUSY;
+	if (p->parent && p->parent->state != STATE_RUNNING)
+		return -EAGAIN;
 	switch (p->state) {
 	case STATE_STARTING:
 	case STATE_RUNNING:
@@ -282,19 +355,13 @@ int proc_request_stop(struct proc *p)
 	switch (p->state) {
 	case STATE_STARTING:
 	case STATE_RUNNING:
-		p->stop_requested = true;
-		log_info("%s: stopping pid %d with SIG%s", p->name, (int)p->pid,
-			 signal_name(p->cfg->stop_signal, buf, sizeof(buf)));
-		proc_set_state(p, STATE_STOPPING);
-		if (p->cfg->stop_timeout == 0) {
-			proc_kill(p, SIGKILL);
-			p->killed = true;
-			return 0;
-		}
-		proc_kill(p, p->cfg->stop_signal);
-		/* a stopped (SIGSTOP) child would never see the signal */
-		proc_kill(p, SIGCONT);
-		proc_arm_timer(p, p->cfg->stop_timeout);
+		log_info("%s: stopping pid %d with %s", p->name, (int)p->pid,
+			 p->cfg->daemon ? "KILL" : signal_name(p->cfg->stop_signal, buf, sizeof(buf)));
+		proc_begin_kill(p, KILL_STOP, p->cfg->stop_signal);
+		return 0;
+	case STATE_STOPPING:
+		/* already dying for another reason: from now on it is a stop */
+		p->kill_reason = KILL_STOP;
 		return 0;
 	case STATE_BACKOFF:
 		evtimer_del(p->timer);
@@ -309,13 +376,13 @@ int proc_request_restart(struct proc *p)
 {
 	if (vigil.shutting_down)
 		return -EBUSY;
+	if (p->parent && p->parent->state != STATE_RUNNING)
+		return -EAGAIN;
 	switch (p->state) {
 	case STATE_STARTING:
 	case STATE_RUNNING:
-		proc_request_stop(p);
-		p->start_after_stop = true;
-		return 0;
 	case STATE_STOPPING:
+		proc_request_stop(p);
 		p->start_after_stop = true;
 		return 0;
 	default:
@@ -329,4 +396,88 @@ int proc_send_signal(struct proc *p, int signo)
 		return -ESRCH;
 	proc_kill(p, signo);
 	return 0;
+}
+
+void proc_on_ping(struct proc *p)
+{
+	p->last_ping = now_usec();
+	heartbeat_rearm(p);
+}
+
+void proc_on_ready(struct proc *p)
+{
+	if (p->state != STATE_STARTING || p->cfg->type != PROGRAM_NOTIFY)
+		return;
+	evtimer_del(p->timer);
+	log_info("%s: ready (READY=1)", p->name);
+	proc_mark_started(p);
+}
+
+void proc_on_status(struct proc *p, const char *text)
+{
+	free(p->status_text);
+	p->status_text = strdup(text);
+}
+
+void proc_on_watchdog_usec(struct proc *p, int64_t usec)
+{
+	log_info("%s: heartbeat timeout set to %.3fs by WATCHDOG_USEC=", p->name, (double)usec / USEC_PER_SEC);
+	p->heartbeat_timeout = usec;
+	if (usec == 0)
+		heartbeat_disarm(p);
+	else if (p->state == STATE_RUNNING || p->cfg->type == PROGRAM_SIMPLE)
+		heartbeat_arm(p);
+}
+
+void proc_on_mainpid(struct proc *p, pid_t pid)
+{
+	if (pid == p->pid || getpgid(pid) != p->pgid) {
+		log_warn("%s: ignoring MAINPID=%d: not a process of its group", p->name, (int)pid);
+		return;
+	}
+	log_info("%s: main pid is now %d (MAINPID=)", p->name, (int)pid);
+	reaper_forget(p);
+	p->pid = pid;
+	reaper_track(p);
+}
+
+void proc_on_heartbeat_lost(struct proc *p, const char *why)
+{
+	char buf[16];
+
+	if (p->state != STATE_RUNNING && p->state != STATE_STARTING)
+		return;
+	log_warn("%s: no heartbeat for %.1fs (%s): sending %s", p->name,
+		 (double)(now_usec() - (p->last_ping ? p->last_ping : p->started_at)) / USEC_PER_SEC, why,
+		 p->cfg->daemon ? "KILL" : signal_name(p->cfg->heartbeat_signal, buf, sizeof(buf)));
+	proc_begin_kill(p, KILL_HEARTBEAT, p->cfg->heartbeat_signal);
+	/* A bound daemon child speaks for its parent: silence means the
+	 * parent is hung, and both restart. */
+	if (p->parent && (p->parent->state == STATE_RUNNING || p->parent->state == STATE_STARTING)) {
+		log_warn("%s: counts as hung: its daemon child %s stopped pinging; sending %s", p->parent->name, p->name,
+			 signal_name(p->parent->cfg->heartbeat_signal, buf, sizeof(buf)));
+		proc_begin_kill(p->parent, KILL_HEARTBEAT, p->parent->cfg->heartbeat_signal);
+	}
+}
+
+void proc_on_parent_running(struct proc *child)
+{
+	if (child->cfg->autostart || child->start_after_stop)
+		proc_request_start(child);
+}
+
+void proc_on_parent_gone(struct proc *child)
+{
+	switch (child->state) {
+	case STATE_STARTING:
+	case STATE_RUNNING:
+		proc_begin_kill(child, KILL_STOP, SIGKILL);
+		break;
+	case STATE_BACKOFF:
+		evtimer_del(child->timer);
+		proc_set_state(child, STATE_STOPPED);
+		break;
+	default:
+		break;
+	}
 }

@@ -14,6 +14,13 @@
 
 enum exit_cause { CAUSE_EXIT, CAUSE_SIGNAL, CAUSE_HEARTBEAT, CAUSE_READY_TIMEOUT, CAUSE_STOPPED };
 
+enum kill_reason {
+	KILL_NONE,	    /* it ended by itself */
+	KILL_STOP,	    /* stop requested (ctl, shutdown, or its parent ended) */
+	KILL_HEARTBEAT,	    /* pings stopped */
+	KILL_READY_TIMEOUT, /* type = notify and no READY=1 in time */
+};
+
 struct last_exit {
 	bool set;
 	enum exit_cause cause;
@@ -39,9 +46,23 @@ struct proc {
 	struct start_limit start_limit;
 	struct event *timer; /* start_secs, backoff, or stop_timeout: by state */
 
-	bool stop_requested;   /* the coming exit was asked for: cause "stopped" */
-	bool start_after_stop; /* restart: start again once stopped */
-	bool killed;	       /* SIGKILL already sent for this process */
+	pid_t pgid;	     /* its process group: the first pid (MAINPID= may move pid) */
+	enum kill_reason kill_reason; /* why the coming exit was caused */
+	enum proc_state kill_from;    /* the state it was killed from */
+	bool start_after_stop;	      /* restart: start again once stopped */
+
+	/* heartbeat: a deadline re-armed by every WATCHDOG=1 */
+	struct event *heartbeat_timer;
+	int64_t heartbeat_timeout; /* this process's: config, or WATCHDOG_USEC= */
+	bool heartbeat_armed;
+	int64_t last_ping;	   /* monotonic usec, 0 before the first */
+	char *status_text;	   /* last STATUS= */
+
+	/* daemon-flagged children: parent is the bind_to process (NULL for
+	 * vigild itself); children are the daemon processes bound to this one */
+	struct proc *parent;
+	struct proc **children;
+	size_t nchildren;
 
 	struct proc *pid_next; /* reaper's pid table chain */
 };
@@ -58,6 +79,18 @@ int proc_send_signal(struct proc *p, int signo);
 
 /* The reaper saw the main process end with this wait status. */
 void proc_on_exit(struct proc *p, int wait_status);
+
+/* Notify socket events (daemon/notify.c). */
+void proc_on_ping(struct proc *p);
+void proc_on_ready(struct proc *p);
+void proc_on_status(struct proc *p, const char *text);
+void proc_on_watchdog_usec(struct proc *p, int64_t usec);
+void proc_on_mainpid(struct proc *p, pid_t pid);
+void proc_on_heartbeat_lost(struct proc *p, const char *why);
+
+/* A daemon child's parent entered or left RUNNING. */
+void proc_on_parent_running(struct proc *child);
+void proc_on_parent_gone(struct proc *child);
 
 bool proc_is_active(const struct proc *p); /* a process runs or will soon */
 const char *exit_cause_name(enum exit_cause cause);

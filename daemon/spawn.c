@@ -169,6 +169,26 @@ static void child_fail(int pipe_fd, int step)
 	_exit(127);
 }
 
+/* Writes the child's own pid into the reserved WATCHDOG_PID= slot,
+ * without allocating. */
+static void child_fill_watchdog_pid(char **envp)
+{
+	size_t prefix = sizeof(SPAWN_WATCHDOG_PID) - 1;
+	char digits[20];
+	int n = 0;
+
+	for (; *envp; envp++) {
+		if (strncmp(*envp, SPAWN_WATCHDOG_PID, prefix) != 0)
+			continue;
+		for (unsigned long v = (unsigned long)getpid(); v || !n; v /= 10)
+			digits[n++] = (char)('0' + v % 10);
+		for (int i = 0; i < n; i++)
+			(*envp)[prefix + i] = digits[n - 1 - i];
+		(*envp)[prefix + n] = '\0';
+		return;
+	}
+}
+
 /* Runs in the child: nothing here may allocate or take a lock. */
 static void child_exec(const struct spawn_plan *plan, const struct program_config *pc, int pipe_fd)
 {
@@ -183,6 +203,7 @@ static void child_exec(const struct spawn_plan *plan, const struct program_confi
 	sigemptyset(&empty);
 	sigprocmask(SIG_SETMASK, &empty, NULL);
 	setsid();
+	child_fill_watchdog_pid(plan->envp);
 
 	if (dup2(vigil.devnull, 0) < 0 || (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) ||
 	    (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) ||

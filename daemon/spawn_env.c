@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "notify.h"
 #include "program.h"
 
 extern char **environ;
@@ -78,6 +79,13 @@ char **spawn_env_build(const struct proc *p, char *err, size_t errlen)
 	env_putf(&e, "VIGIL_PROGRAM=%s", p->cfg->name);
 	env_putf(&e, "VIGIL_PROCESS_NAME=%s", p->name);
 	env_putf(&e, "VIGIL_PROCESS_NUM=%d", p->instance);
+	if (notify_socket_path())
+		env_putf(&e, "NOTIFY_SOCKET=%s", notify_socket_path());
+	if (p->heartbeat_timeout > 0) {
+		env_putf(&e, "WATCHDOG_USEC=%lld", (long long)p->heartbeat_timeout);
+		/* the pid is unknown until fork: the child writes it in here */
+		env_putf(&e, "%s%-20s", SPAWN_WATCHDOG_PID, "");
+	}
 	for (char **v = p->cfg->environment; v && *v; v++) {
 		char *kv = expand_program_vars(*v, p->cfg->name, p->instance, err, errlen);
 		if (!kv) {

@@ -6,6 +6,9 @@
 
 struct proc;
 
+/* Reserved as "WATCHDOG_PID=" plus 20 spaces; the child fills in its pid. */
+#define SPAWN_WATCHDOG_PID "WATCHDOG_PID="
+
 /* vigild's environment without what belongs to vigild's own supervisor
  * (NOTIFY_SOCKET, LISTEN_FDS, ...), plus VIGIL_* names, the notify
  * contract for this child, and the program's `environment`, which wins.

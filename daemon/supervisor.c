@@ -27,6 +27,35 @@ static int proc_order(const void *a, const void *b)
 
 static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg);
 
+static struct proc *supervisor_find_instance(const char *program, int instance)
+{
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		if (vigil.procs[i]->instance == instance && strcmp(vigil.procs[i]->cfg->name, program) == 0)
+			return vigil.procs[i];
+	return NULL;
+}
+
+/* Daemon child instance i belongs to parent instance i, or to the only
+ * instance when the parent has numprocs = 1 (config_check allows no
+ * other combination). */
+static void supervisor_bind_children(void)
+{
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		struct proc *child = vigil.procs[i], *parent;
+		const struct program_config *pc = child->cfg;
+		if (!pc->daemon || !pc->bind_to)
+			continue;
+		parent = supervisor_find_instance(pc->bind_to, child->instance);
+		if (!parent)
+			parent = supervisor_find_instance(pc->bind_to, 0);
+		child->parent = parent;
+		parent->children = realloc(parent->children, (parent->nchildren + 1) * sizeof(*parent->children));
+		if (!parent->children)
+			abort();
+		parent->children[parent->nchildren++] = child;
+	}
+}
+
 int supervisor_init(struct config *config)
 {
 	size_t n = 0, i = 0;
@@ -41,6 +70,7 @@ int supervisor_init(struct config *config)
 			vigil.procs[i++] = proc_new(config->programs[c], k);
 	vigil.nprocs = n;
 	qsort(vigil.procs, n, sizeof(*vigil.procs), proc_order);
+	supervisor_bind_children();
 	shutdown_step_event = event_new(vigil.base, -1, 0, supervisor_shutdown_step, NULL);
 	return shutdown_step_event ? 0 : -1;
 }
@@ -59,8 +89,9 @@ void supervisor_free(void)
 
 void supervisor_start_autostart(void)
 {
+	/* bound daemon children start when their parent is RUNNING */
 	for (size_t i = 0; i < vigil.nprocs; i++)
-		if (vigil.procs[i]->cfg->autostart)
+		if (vigil.procs[i]->cfg->autostart && !vigil.procs[i]->parent)
 			proc_request_start(vigil.procs[i]);
 }
 
@@ -107,7 +138,12 @@ void supervisor_begin_shutdown(void)
 
 void supervisor_on_state_change(struct proc *p, enum proc_state old)
 {
-	(void)old;
+	if (p->state == STATE_RUNNING && !vigil.shutting_down)
+		for (size_t i = 0; i < p->nchildren; i++)
+			proc_on_parent_running(p->children[i]);
+	else if (old == STATE_RUNNING)
+		for (size_t i = 0; i < p->nchildren; i++)
+			proc_on_parent_gone(p->children[i]);
 	if (vigil.shutting_down && !proc_is_active(p))
 		event_active(shutdown_step_event, 0, 0);
 }
