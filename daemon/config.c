@@ -484,7 +484,7 @@ struct config *config_load(const char *path, char **errors)
 	return config;
 }
 
-static void program_config_free(struct program_config *pc)
+void program_config_free(struct program_config *pc)
 {
 	if (!pc)
 		return;

@@ -80,6 +80,8 @@ void config_free(struct config *config);
 struct program_config *config_find_program(const struct config *config, const char *name);
 /* True if two program sections would run the same way (reload diffing). */
 bool program_config_equal(const struct program_config *a, const struct program_config *b);
+bool program_config_equal_but_numprocs(const struct program_config *a, const struct program_config *b);
+void program_config_free(struct program_config *pc);
 
 const char *restart_policy_name(enum restart_policy policy);
 

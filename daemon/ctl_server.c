@@ -23,6 +23,7 @@
 #include "ctl_socket.h"
 #include "log.h"
 #include "program.h"
+#include "reload.h"
 #include "supervisor.h"
 #include "vigild.h"
 
@@ -162,6 +163,20 @@ static void ctl_post_shutdown(struct evhttp_request *req, const char *name, cons
 	ctl_reply_json(req, HTTP_OK, json_pack("{s:s}", "status", "shutting down"));
 }
 
+static void ctl_post_reload(struct evhttp_request *req, const char *name, const char *action)
+{
+	char *error = NULL;
+	json_t *result = reload_run(&error);
+
+	(void)name;
+	(void)action;
+	if (result)
+		ctl_reply_json(req, HTTP_OK, result);
+	else
+		ctl_reply_error(req, HTTP_BADREQUEST, "%s", error ? error : "reload failed");
+	free(error);
+}
+
 static void ctl_get_healthz(struct evhttp_request *req, const char *name, const char *action)
 {
 	json_t *counts = json_object();
@@ -210,6 +225,7 @@ static const struct route {
 	{ EVHTTP_REQ_POST, ROUTE_ACTION, "restart", ctl_post_action },
 	{ EVHTTP_REQ_POST, ROUTE_ACTION, "signal", ctl_post_action },
 	{ EVHTTP_REQ_POST, ROUTE_EXACT, "/v1/shutdown", ctl_post_shutdown },
+	{ EVHTTP_REQ_POST, ROUTE_EXACT, "/v1/reload", ctl_post_reload },
 	{ EVHTTP_REQ_GET, ROUTE_EXACT, "/healthz", ctl_get_healthz },
 	{ EVHTTP_REQ_GET, ROUTE_EXACT, "/metrics", ctl_get_metrics },
 };

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -21,6 +22,8 @@
 #include "notify.h"
 #include "program.h"
 #include "reaper.h"
+#include "reload.h"
+#include "sd.h"
 #include "supervisor.h"
 #include "vigild.h"
 
@@ -58,7 +61,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		supervisor_begin_shutdown();
 		break;
 	case SIGHUP:
-		log_warn("SIGHUP: live reload is not available in this version; configuration unchanged");
+		json_decref(reload_run(NULL));
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: log files are reopened at every start; nothing to do");
@@ -129,12 +132,13 @@ static int run(struct config *config)
 	if (ctl_server_init(config, activated_socket()) < 0 || notify_init(notify_path) < 0 ||
 	    supervisor_init(config) < 0)
 		return EXIT_FAILURE_RUNTIME;
+	if (sd_glue_init() < 0)
+		return EXIT_FAILURE_RUNTIME;
 	log_info("vigild %s started (pid %d) with %zu processes from %s", VIGIL_VERSION, (int)getpid(),
 		 vigil.nprocs, config->path);
 	supervisor_start_autostart();
-	sd_notify(0, "READY=1");
+	sd_glue_ready();
 	event_base_dispatch(vigil.base);
-	sd_notify(0, "STOPPING=1");
 	return EXIT_OK;
 }
 
@@ -142,6 +146,7 @@ static void cleanup(void)
 {
 	ctl_server_free();
 	supervisor_free();
+	sd_glue_free();
 	notify_free();
 	reaper_free();
 	for (size_t i = 0; i < sizeof(signal_events) / sizeof(signal_events[0]); i++)

@@ -64,6 +64,12 @@ struct proc {
 	struct proc **children;
 	size_t nchildren;
 
+	/* reload: a retiring process is stopped, then freed; its successor
+	 * (the same name under the new config) starts once it is gone */
+	bool retiring;
+	bool start_successor;
+	struct proc *successor;
+
 	struct proc *pid_next; /* reaper's pid table chain */
 };
 

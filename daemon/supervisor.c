@@ -10,6 +10,8 @@
 #include "config.h"
 #include "log.h"
 #include "program.h"
+#include "reload.h"
+#include "sd.h"
 #include "vigild.h"
 
 static struct event *shutdown_step_event;
@@ -41,6 +43,10 @@ static struct proc *supervisor_find_instance(const char *program, int instance)
 static void supervisor_bind_children(void)
 {
 	for (size_t i = 0; i < vigil.nprocs; i++) {
+		vigil.procs[i]->parent = NULL;
+		vigil.procs[i]->nchildren = 0;
+	}
+	for (size_t i = 0; i < vigil.nprocs; i++) {
 		struct proc *child = vigil.procs[i], *parent;
 		const struct program_config *pc = child->cfg;
 		if (!pc->daemon || !pc->bind_to)
@@ -69,14 +75,20 @@ int supervisor_init(struct config *config)
 		for (int k = 0; k < config->programs[c]->numprocs; k++)
 			vigil.procs[i++] = proc_new(config->programs[c], k);
 	vigil.nprocs = n;
-	qsort(vigil.procs, n, sizeof(*vigil.procs), proc_order);
-	supervisor_bind_children();
+	supervisor_reindex();
 	shutdown_step_event = event_new(vigil.base, -1, 0, supervisor_shutdown_step, NULL);
-	return shutdown_step_event ? 0 : -1;
+	return shutdown_step_event && reload_init() == 0 ? 0 : -1;
+}
+
+void supervisor_reindex(void)
+{
+	qsort(vigil.procs, vigil.nprocs, sizeof(*vigil.procs), proc_order);
+	supervisor_bind_children();
 }
 
 void supervisor_free(void)
 {
+	reload_free();
 	for (size_t i = 0; i < vigil.nprocs; i++)
 		proc_free(vigil.procs[i]);
 	free(vigil.procs);
@@ -99,12 +111,17 @@ void supervisor_start_autostart(void)
  * wait for it; the loop comes back here on every state change. */
 static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg)
 {
+	struct proc **retiring;
+	size_t nretiring = reload_retiring(&retiring);
 	int top = INT_MIN;
 	bool any = false, daemons = false;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
+	/* processes retiring after a reload are already being stopped */
+	for (size_t i = 0; i < nretiring; i++)
+		any |= proc_is_active(retiring[i]);
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		struct proc *p = vigil.procs[i];
 		if (!proc_is_active(p))
@@ -133,11 +150,15 @@ void supervisor_begin_shutdown(void)
 		return;
 	log_info("shutting down: stopping %zu processes in descending priority", vigil.nprocs);
 	vigil.shutting_down = true;
+	sd_glue_stopping();
 	event_active(shutdown_step_event, 0, 0);
 }
 
 void supervisor_on_state_change(struct proc *p, enum proc_state old)
 {
+	sd_glue_states_changed();
+	if (p->retiring)
+		reload_on_state_change(p);
 	if (p->state == STATE_RUNNING && !vigil.shutting_down)
 		for (size_t i = 0; i < p->nchildren; i++)
 			proc_on_parent_running(p->children[i]);

@@ -24,4 +24,8 @@ void supervisor_on_state_change(struct proc *p, enum proc_state old);
  * malloc'd array (free it) and its length, or NULL if nothing matches. */
 struct proc **supervisor_match(const char *name, size_t *count);
 
+/* After vigil.procs changed (reload): sort it again and bind daemon
+ * children to their parents anew. */
+void supervisor_reindex(void);
+
 #endif

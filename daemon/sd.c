@@ -1,0 +1,110 @@
+#include "sd.h"
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "../common/parse.h"
+#include "log.h"
+#include "program.h"
+#include "vigild.h"
+
+static struct event *status_event, *watchdog_event;
+static bool sd_active;
+static char last_status[128];
+
+static void sd_send_status(evutil_socket_t fd, short what, void *arg)
+{
+	int running = 0, backoff = 0, fatal = 0;
+	char status[128];
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		running += vigil.procs[i]->state == STATE_RUNNING;
+		backoff += vigil.procs[i]->state == STATE_BACKOFF;
+		fatal += vigil.procs[i]->state == STATE_FATAL;
+	}
+	snprintf(status, sizeof(status), "%d running, %d backoff, %d fatal", running, backoff, fatal);
+	if (strcmp(status, last_status) == 0)
+		return;
+	snprintf(last_status, sizeof(last_status), "%s", status);
+	sd_notifyf(0, "STATUS=%s", status);
+}
+
+static void sd_send_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+int sd_glue_init(void)
+{
+	uint64_t watchdog_usec = 0;
+
+	sd_active = getenv("NOTIFY_SOCKET") != NULL;
+	if (!sd_active)
+		return 0;
+	status_event = event_new(vigil.base, -1, 0, sd_send_status, NULL);
+	if (!status_event)
+		return -1;
+	/* sd_watchdog_enabled() checks WATCHDOG_PID is us; ping at half the
+	 * period so one slow loop turn never costs a restart. */
+	if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+		struct timeval tv = { .tv_sec = (time_t)(watchdog_usec / 2 / USEC_PER_SEC),
+				      .tv_usec = (suseconds_t)(watchdog_usec / 2 % USEC_PER_SEC) };
+		watchdog_event = event_new(vigil.base, -1, EV_PERSIST, sd_send_watchdog, NULL);
+		if (!watchdog_event || event_add(watchdog_event, &tv) < 0)
+			return -1;
+		log_info("systemd watchdog: pinging every %.3fs", (double)watchdog_usec / 2 / USEC_PER_SEC);
+		sd_notify(0, "WATCHDOG=1");
+	}
+	return 0;
+}
+
+void sd_glue_free(void)
+{
+	if (status_event)
+		event_free(status_event);
+	if (watchdog_event)
+		event_free(watchdog_event);
+	status_event = watchdog_event = NULL;
+}
+
+void sd_glue_ready(void)
+{
+	if (!sd_active)
+		return;
+	sd_send_status(-1, 0, NULL);
+	sd_notify(0, "READY=1");
+}
+
+void sd_glue_reloading(void)
+{
+	struct timespec ts;
+
+	if (!sd_active)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+}
+
+void sd_glue_stopping(void)
+{
+	if (sd_active)
+		sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+}
+
+void sd_glue_states_changed(void)
+{
+	if (status_event)
+		event_active(status_event, 0, 0);
+}
