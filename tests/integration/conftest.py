@@ -246,12 +246,12 @@ class Vigil:
         env.update(extra)
         return env
 
-    def spawn(self, args=None, conf=None, logfile=None, **popen_kw):
+    def spawn(self, args=None, conf=None, logfile=None, extra_env=None, **popen_kw):
         """Starts a vigild process without waiting for anything."""
         argv = [VIGILD, "-c", conf or self.conf] + (args or [])
         log = open(logfile or self.logfile, "ab")
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env(),
-                             **popen_kw)
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                             env=self.env(**(extra_env or {})), **popen_kw)
         log.close()
         self.popens.append(p)
         return p

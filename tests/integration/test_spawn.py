@@ -87,7 +87,8 @@ command = {W('report-env')} {out}
 start_secs = 0
 stdout = file:{vigil.path('clean.out')}
 stderr = stdout
-""", preexec_fn=dirty_parent, pass_fds=(leak_r, leak_w))
+""", preexec_fn=dirty_parent, pass_fds=(leak_r, leak_w),
+                    extra_env={"LISTEN_FDNAMES": "outer", "WATCHDOG_USEC": "1", "KEEP_ME": "yes"})
     finally:
         os.close(leak_r)
         os.close(leak_w)
@@ -95,8 +96,10 @@ stderr = stdout
     assert int(rep["sigblk"], 16) == 0, f"child starts with blocked signals: SigBlk {rep['sigblk']}"
     assert int(rep["sigign"], 16) == 0, f"child starts with ignored signals: SigIgn {rep['sigign']}"
     assert rep["fds"].split() == ["0", "1", "2"], f"child has extra fds open: {rep['fds']}"
-    # private variables of vigild's own supervisor do not leak to children
-    assert "LISTEN_FDS" not in rep["env"]
+    # variables describing vigild's own supervisor do not leak to children
+    assert "LISTEN_FDNAMES" not in rep["env"]
+    assert "WATCHDOG_USEC" not in rep["env"], "heartbeat_timeout is 0 but the child got WATCHDOG_USEC"
+    assert rep["env"].get("KEEP_ME") == "yes"
 
 
 def test_numprocs_expansion_in_command_and_environment(vigil):
