@@ -74,6 +74,39 @@ int ctl_call(const char *socket_path, const char *method, const char *path, stru
 	return 0;
 }
 
+static size_t stream_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	size_t n = fwrite(ptr, size, nmemb, stdout);
+
+	(void)arg;
+	fflush(stdout);
+	return n * size;
+}
+
+int ctl_stream(const char *socket_path, const char *path, long *status, char *err, size_t errlen)
+{
+	char url[1024];
+	CURLcode rc;
+	CURL *curl = curl_easy_init();
+
+	if (!curl)
+		return snprintf(err, errlen, "cannot initialise libcurl"), -1;
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, stream_body);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(curl);
+	if (rc == CURLE_COULDNT_CONNECT)
+		return snprintf(err, errlen, "cannot reach vigild at %s: is it running? (use -s SOCKET or VIGIL_SOCKET)",
+				socket_path), -1;
+	if (rc != CURLE_OK && *status == 0)
+		return snprintf(err, errlen, "talking to vigild at %s: %s", socket_path, curl_easy_strerror(rc)), -1;
+	return 0;
+}
+
 void ctl_reply_free(struct ctl_reply *reply)
 {
 	json_decref(reply->json);

@@ -17,6 +17,9 @@ struct ctl_reply {
 int ctl_call(const char *socket_path, const char *method, const char *path, struct ctl_reply *reply, char *err,
 	     size_t errlen);
 void ctl_reply_free(struct ctl_reply *reply);
+/* GET path and copy the body to stdout as it arrives, until vigild ends
+ * it (log -f). Returns 0 with *status, or -1 when unreachable. */
+int ctl_stream(const char *socket_path, const char *path, long *status, char *err, size_t errlen);
 /* The "error" string of an error reply, or a generic text. */
 const char *ctl_reply_error(const struct ctl_reply *reply);
 

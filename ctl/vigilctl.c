@@ -345,8 +345,21 @@ static int cmd_log(struct ctl *c)
 		fprintf(stderr, "vigilctl: usage: log NAME [-f] [-n N] [--stderr]\n");
 		return EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "/v1/programs/%s/log?stream=%s&lines=%ld", c->args[0],
-		 c->use_stderr ? "stderr" : "stdout", c->lines);
+	snprintf(path, sizeof(path), "/v1/programs/%s/log?stream=%s&lines=%ld%s", c->args[0],
+		 c->use_stderr ? "stderr" : "stdout", c->lines, c->follow ? "&follow=1" : "");
+	if (c->follow) {
+		char err[512];
+		long status = 0;
+		if (ctl_stream(c->socket, path, &status, err, sizeof(err)) < 0) {
+			fprintf(stderr, "vigilctl: %s\n", err);
+			return EXIT_UNREACHABLE;
+		}
+		if (status != 200) {
+			fprintf(stderr, "vigilctl: log %s failed (HTTP %ld)\n", c->args[0], status);
+			return EXIT_FAILED;
+		}
+		return EXIT_OK;
+	}
 	if ((rc = call(c, "GET", path, &r)) != EXIT_OK)
 		return rc;
 	if (r.status != 200) {

@@ -22,6 +22,8 @@
 #include "ctl_metrics.h"
 #include "ctl_socket.h"
 #include "log.h"
+#include "output.h"
+#include "output_ring.h"
 #include "program.h"
 #include "reload.h"
 #include "supervisor.h"
@@ -147,6 +149,60 @@ static void ctl_post_action(struct evhttp_request *req, const char *name, const 
 	free(procs);
 }
 
+/* Query parameter as a whole number within bounds, or def when absent. */
+static long ctl_query_long(const struct evkeyvalq *params, const char *key, long def, long max)
+{
+	const char *v = evhttp_find_header(params, key);
+	long n;
+
+	if (!v || parse_int_range(v, 0, max, &n, NULL, 0) < 0)
+		return def;
+	return n;
+}
+
+static void ctl_get_log(struct evhttp_request *req, const char *name, const char *action)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)), *stream_name;
+	struct evkeyvalq params;
+	struct evbuffer *buf;
+	struct proc **procs, *p;
+	size_t n;
+	int stream;
+
+	(void)action;
+	TAILQ_INIT(&params);
+	if (query && evhttp_parse_query_str(query, &params) < 0) {
+		ctl_reply_error(req, HTTP_BADREQUEST, "bad query string");
+		return;
+	}
+	stream_name = evhttp_find_header(&params, "stream");
+	if (stream_name && strcmp(stream_name, "stdout") != 0 && strcmp(stream_name, "stderr") != 0) {
+		ctl_reply_error(req, HTTP_BADREQUEST, "stream must be stdout or stderr");
+	} else if (!(procs = supervisor_match(name, &n))) {
+		ctl_reply_error(req, HTTP_NOTFOUND, "no such program: %s", name);
+	} else if (n != 1 || strcmp(name, "all") == 0) {
+		ctl_reply_error(req, HTTP_BADREQUEST, "%s has %zu processes: name one, e.g. %s", name, n, procs[0]->name);
+		free(procs);
+	} else {
+		p = procs[0];
+		free(procs);
+		stream = stream_name && strcmp(stream_name, "stderr") == 0 && !p->output.merged ? OUTPUT_STDERR_STREAM
+											       : OUTPUT_STDOUT_STREAM;
+		buf = evbuffer_new();
+		output_ring_tail(p->output.ring[stream], (size_t)ctl_query_long(&params, "lines", 100, 100000), buf);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
+		if (ctl_query_long(&params, "follow", 0, 1)) {
+			evhttp_send_reply_start(req, HTTP_OK, "OK");
+			evhttp_send_reply_chunk(req, buf);
+			output_ring_follow(p->output.ring[stream], req);
+		} else {
+			evhttp_send_reply(req, HTTP_OK, NULL, buf);
+		}
+		evbuffer_free(buf);
+	}
+	evhttp_clear_headers(&params);
+}
+
 static void ctl_shutdown_after_reply(struct evhttp_request *req, void *arg)
 {
 	(void)req;
@@ -224,6 +280,7 @@ static const struct route {
 	{ EVHTTP_REQ_POST, ROUTE_ACTION, "stop", ctl_post_action },
 	{ EVHTTP_REQ_POST, ROUTE_ACTION, "restart", ctl_post_action },
 	{ EVHTTP_REQ_POST, ROUTE_ACTION, "signal", ctl_post_action },
+	{ EVHTTP_REQ_GET, ROUTE_ACTION, "log", ctl_get_log },
 	{ EVHTTP_REQ_POST, ROUTE_EXACT, "/v1/shutdown", ctl_post_shutdown },
 	{ EVHTTP_REQ_POST, ROUTE_EXACT, "/v1/reload", ctl_post_reload },
 	{ EVHTTP_REQ_GET, ROUTE_EXACT, "/healthz", ctl_get_healthz },

@@ -20,6 +20,7 @@
 #include "ctl_server.h"
 #include "log.h"
 #include "notify.h"
+#include "output.h"
 #include "program.h"
 #include "reaper.h"
 #include "reload.h"
@@ -64,7 +65,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		json_decref(reload_run(NULL));
 		break;
 	case SIGUSR1:
-		log_info("SIGUSR1: log files are reopened at every start; nothing to do");
+		output_reopen_files();
 		break;
 	}
 }

@@ -63,6 +63,7 @@ struct proc *proc_new(struct program_config *cfg, int instance)
 	if (!p->timer)
 		abort();
 	heartbeat_init(p);
+	output_proc_init(p);
 	return p;
 }
 
@@ -74,6 +75,7 @@ void proc_free(struct proc *p)
 		reaper_forget(p);
 	event_free(p->timer);
 	heartbeat_free(p);
+	output_proc_free(p);
 	start_limit_free(&p->start_limit);
 	free(p->argv_text);
 	free(p->spawn_error);

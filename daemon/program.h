@@ -10,6 +10,7 @@
 
 #include "../common/state.h"
 #include "config.h"
+#include "output.h"
 #include "policy.h"
 
 enum exit_cause { CAUSE_EXIT, CAUSE_SIGNAL, CAUSE_HEARTBEAT, CAUSE_READY_TIMEOUT, CAUSE_STOPPED };
@@ -63,6 +64,8 @@ struct proc {
 	struct proc *parent;
 	struct proc **children;
 	size_t nchildren;
+
+	struct proc_output output; /* pipes, files and recent lines */
 
 	/* reload: a retiring process is stopped, then freed; its successor
 	 * (the same name under the new config) starts once it is gone */

@@ -22,6 +22,7 @@
 #include <linux/close_range.h>
 #include <sys/syscall.h>
 
+#include "output.h"
 #include "program.h"
 #include "spawn_env.h"
 #include "vigild.h"
@@ -38,7 +39,7 @@ struct spawn_failure {
 struct spawn_plan {
 	char **argv;
 	char **envp;
-	int stdout_fd, stderr_fd; /* < 0: inherit vigild's */
+	int out_fd[2];	/* what becomes fd 1 and 2: -1 keep vigild's, -2 /dev/null */
 	bool stderr_to_stdout;
 	bool set_ids;
 	uid_t uid;
@@ -60,31 +61,6 @@ static const char *spawn_step_name(int step)
 	case STEP_FDS: return "set up stdio";
 	}
 	return "?";
-}
-
-static int open_output(const struct output_spec *spec, const struct proc *p, char *err, size_t errlen)
-{
-	char *path;
-	int fd;
-
-	switch (spec->kind) {
-	case OUTPUT_NULL:
-		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
-		return fd;
-	case OUTPUT_FILE:
-		path = expand_program_vars(spec->path, p->cfg->name, p->instance, err, errlen);
-		if (!path)
-			return -1;
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-		if (fd < 0)
-			snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		free(path);
-		return fd;
-	default:
-		return -2; /* inherit (journal output arrives with the output module) */
-	}
 }
 
 /* Resolves user and supplementary groups now, not at config load: the
@@ -126,18 +102,13 @@ static void plan_free(struct spawn_plan *plan)
 {
 	argv_free(plan->argv);
 	argv_free(plan->envp);
-	if (plan->stdout_fd >= 0)
-		close(plan->stdout_fd);
-	if (plan->stderr_fd >= 0)
-		close(plan->stderr_fd);
 }
 
-static int plan_spawn(struct spawn_plan *plan, const struct proc *p, char *err, size_t errlen)
+static int plan_spawn(struct spawn_plan *plan, struct proc *p, char *err, size_t errlen)
 {
 	const struct program_config *pc = p->cfg;
 
 	memset(plan, 0, sizeof(*plan));
-	plan->stdout_fd = plan->stderr_fd = -1;
 	plan->parent = getpid();
 	plan->death_signal = pc->daemon ? SIGKILL : pc->stop_signal;
 	if (argv_split(p->argv_text, &plan->argv, err, errlen) < 0)
@@ -147,16 +118,11 @@ static int plan_spawn(struct spawn_plan *plan, const struct proc *p, char *err, 
 	plan->envp = spawn_env_build(p, err, errlen);
 	if (!plan->envp)
 		return -1;
-	plan->stdout_fd = open_output(&pc->stdout_spec, p, err, errlen);
-	if (plan->stdout_fd == -1)
+	if (output_prepare(p, err, errlen) < 0)
 		return -1;
+	plan->out_fd[0] = p->output.child_fd[OUTPUT_STDOUT_STREAM];
+	plan->out_fd[1] = p->output.child_fd[OUTPUT_STDERR_STREAM];
 	plan->stderr_to_stdout = pc->stderr_spec.kind == OUTPUT_STDOUT;
-	if (plan->stderr_to_stdout)
-		plan->stderr_fd = -2;
-	else
-		plan->stderr_fd = open_output(&pc->stderr_spec, p, err, errlen);
-	if (plan->stderr_fd == -1)
-		return -1;
 	return 0;
 }
 
@@ -205,9 +171,12 @@ static void child_exec(const struct spawn_plan *plan, const struct program_confi
 	setsid();
 	child_fill_watchdog_pid(plan->envp);
 
-	if (dup2(vigil.devnull, 0) < 0 || (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, 1) < 0) ||
-	    (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, 2) < 0) ||
-	    (plan->stderr_to_stdout && dup2(1, 2) < 0))
+	if (dup2(vigil.devnull, 0) < 0)
+		child_fail(pipe_fd, STEP_FDS);
+	for (int i = 0; i < 2; i++)
+		if (plan->out_fd[i] != -1 && dup2(plan->out_fd[i] == -2 ? vigil.devnull : plan->out_fd[i], i + 1) < 0)
+			child_fail(pipe_fd, STEP_FDS);
+	if (plan->stderr_to_stdout && dup2(1, 2) < 0)
 		child_fail(pipe_fd, STEP_FDS);
 	if (pc->umask >= 0)
 		umask((mode_t)pc->umask);
@@ -265,12 +234,11 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen)
 	pid_t pid;
 	int rc;
 
-	if (plan_spawn(&plan, p, err, errlen) < 0) {
-		plan_free(&plan);
-		return -1;
-	}
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	err[0] = '\0';
+	if (plan_spawn(&plan, p, err, errlen) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		if (!*err)
+			snprintf(err, errlen, "pipe: %s", strerror(errno));
+		output_after_fork(p, -1);
 		plan_free(&plan);
 		return -1;
 	}
@@ -289,6 +257,7 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen)
 	} else {
 		rc = await_exec(pid, pipefd[0], &plan, p, err, errlen);
 	}
+	output_after_fork(p, rc < 0 ? -1 : pid);
 	close(pipefd[0]);
 	plan_free(&plan);
 	return rc < 0 ? -1 : pid;

@@ -1,0 +1,47 @@
+/* Child stdout/stderr. Each stream (except `null`) is a pipe that vigild
+ * drains with libevent, line by line, into the destination (file with size
+ * rotation, journal, or vigild's own stdout/stderr for `inherit`) and into
+ * an in-memory ring of recent lines for `vigilctl log`. */
+#ifndef VIGIL_OUTPUT_H
+#define VIGIL_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct proc;
+struct output_pipe;
+struct output_ring;
+
+enum { OUTPUT_STDOUT_STREAM, OUTPUT_STDERR_STREAM, OUTPUT_STREAMS };
+
+/* A destination file kept open across restarts, reopened on SIGUSR1. */
+struct output_file {
+	char *path;
+	int fd;
+	unsigned long long size;
+};
+
+struct proc_output {
+	struct output_file file[OUTPUT_STREAMS];
+	struct output_pipe *pipes; /* every open pipe, also those of earlier
+				      processes that grandchildren still hold */
+	int read_fd[OUTPUT_STREAMS];  /* pipes made for the next child */
+	struct output_ring *ring[OUTPUT_STREAMS];
+	int child_fd[OUTPUT_STREAMS]; /* write ends for the next child; -1: none */
+	bool merged; /* stderr = stdout: one pipe, one ring */
+};
+
+void output_proc_init(struct proc *p);
+void output_proc_free(struct proc *p);
+
+/* Before fork: opens files and pipes. child_fd[] are then what the child
+ * must dup2 onto 1 and 2 (-1: leave as is, -2: /dev/null). */
+int output_prepare(struct proc *p, char *err, size_t errlen);
+/* After fork (pid > 0) or a failed fork (pid < 0): closes the child's
+ * ends here and, on success, starts draining. */
+void output_after_fork(struct proc *p, int pid);
+
+/* SIGUSR1: reopen every destination file (after an external rotation). */
+void output_reopen_files(void);
+
+#endif
