@@ -407,3 +407,19 @@ stderr = file:{vigil.path('talker.err')}
     r = vigil.get("/v1/programs/talker/log?stream=stderr&lines=10")
     assert r.status == 200, r
     assert b"hello on stderr" in r.body
+
+
+def test_sighup_reloads(vigil):
+    run = W("run-forever")
+    vigil.start(f"""
+[program:keep]
+command = {run}
+start_secs = 0
+""")
+    keep = vigil.wait_running("keep")["pid"]
+    with open(vigil.conf, "a") as f:
+        f.write(f"\n[program:added]\ncommand = {run}\nstart_secs = 0\n")
+    vigil.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: any(p["name"] == "added" for p in vigil.programs()), what="SIGHUP to load the new program")
+    vigil.wait_running("added")
+    assert vigil.program("keep")["pid"] == keep
