@@ -126,10 +126,11 @@ char *expand_program_vars(const char *s, const char *program, int process_num,
 {
 	struct strbuf b = { 0 };
 
-	strbuf_puts(&b, "");
+	strbuf_putc(&b, '\0'); /* allocate: "" expands to "", not NULL */
+	b.len = 0;
 	while (*s) {
 		const char *name_end;
-		char fmt[16], num[32];
+		char fmt[16], num[128]; /* widths are at most 99 */
 
 		if (s[0] != '%' || s[1] != '(') {
 			strbuf_putc(&b, *s++);
@@ -143,7 +144,7 @@ char *expand_program_vars(const char *s, const char *program, int process_num,
 			/* %(process_num)d or with a zero-padded width: %(process_num)02d */
 			const char *f = s + 14;
 			size_t w = strspn(f, "0123456789");
-			if (f[w] != 'd' || w > 3) {
+			if (f[w] != 'd' || w > 3 || atoi(f) > 99) {
 				free(b.data);
 				set_err(err, errlen, "bad %(process_num) format (use %(process_num)d or %(process_num)02d)");
 				return NULL;
@@ -202,8 +203,11 @@ int parse_environment(const char *s, char ***env_out, char *err, size_t errlen)
 		if (s == key || isdigit((unsigned char)*key) || *s != '=')
 			return env_fail(&env, n, err, errlen,
 					"\"%.20s\" is not KEY=value (keys are letters, digits and _)", key);
+		size_t quoted_end;
+
 		for (const char *k = key; k <= s; k++)
 			strbuf_putc(&item, *k);
+		quoted_end = item.len; /* blanks up to here are the user's */
 		s++;
 		while (*s && *s != ',') {
 			if (*s == '"' || *s == '\'') {
@@ -219,12 +223,13 @@ int parse_environment(const char *s, char ***env_out, char *err, size_t errlen)
 							(int)(strchr(key, '=') - key), key);
 				}
 				s++;
+				quoted_end = item.len;
 			} else {
 				strbuf_putc(&item, *s++);
 			}
 		}
 		/* trailing blanks before a comma are not part of an unquoted value */
-		while (item.len && isspace((unsigned char)item.data[item.len - 1]))
+		while (item.len > quoted_end && isspace((unsigned char)item.data[item.len - 1]))
 			item.data[--item.len] = '\0';
 		argv_push(&env, &n, item.data);
 	}

@@ -66,7 +66,6 @@ static void format_row(char cells[COLS][256], json_t *proc)
 {
 	json_t *pid = json_object_get(proc, "pid");
 	const char *status = json_string_value(json_object_get(proc, "status"));
-	const char *spawn_error = json_string_value(json_object_get(proc, "spawn_error"));
 
 	snprintf(cells[COL_NAME], 256, "%s", json_string_value(json_object_get(proc, "name")));
 	snprintf(cells[COL_STATE], 256, "%s", json_string_value(json_object_get(proc, "state")));
@@ -78,7 +77,7 @@ static void format_row(char cells[COLS][256], json_t *proc)
 	snprintf(cells[COL_RESTARTS], 256, "%lld", json_integer_value(json_object_get(proc, "restarts")));
 	format_last_exit(cells[COL_LAST_EXIT], 256, proc);
 	format_heartbeat(cells[COL_HEARTBEAT], 256, proc);
-	snprintf(cells[COL_STATUS], 256, "%s", status ? status : spawn_error ? spawn_error : "");
+	snprintf(cells[COL_STATUS], 256, "%s", status ? status : "");
 }
 
 void table_print(FILE *out, json_t *programs)

@@ -155,12 +155,11 @@ static enum verdict judge(const char *action, json_t *p, json_t *before)
 
 static const char *describe_failure(json_t *p, char *buf, size_t len)
 {
-	const char *err = json_string_value(json_object_get(p, "spawn_error"));
 	json_t *le = json_object_get(p, "last_exit");
 	const char *cause = json_string_value(json_object_get(le, "cause"));
 
-	if (err)
-		snprintf(buf, len, "%s", err);
+	if (cause && strcmp(cause, "exit") == 0 && json_integer_value(json_object_get(le, "code")) == 127)
+		snprintf(buf, len, "exit 127: it could not be executed; vigild's log says why");
 	else if (cause && strcmp(cause, "signal") == 0)
 		snprintf(buf, len, "last exit: signal %lld", json_integer_value(json_object_get(le, "signal")));
 	else if (cause)

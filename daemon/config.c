@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config_check.h"
@@ -82,12 +83,13 @@ struct parse_ctx {
 	FILE *stream;
 	int line;	    /* line of the text the handler is looking at */
 	bool line_complete; /* the last chunk read ended its line */
-	int section_line;
+	size_t line_len;    /* bytes of the current line read so far */
+	int skip_line;	    /* a line already reported as bad: ignore it */
 	int depth;
-	char *last_section;  /* to report an unknown section once */
+	enum { SECTION_NONE, SECTION_VIGIL, SECTION_PROGRAM, SECTION_BAD } section;
 	struct program_config *program;
 	uint64_t seen;	     /* options already set in this section */
-	uint64_t vigil_seen;
+	uint64_t vigil_seen; /* [vigil] options set in this file */
 };
 
 static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
@@ -113,24 +115,64 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
+static void config_begin_section(struct parse_ctx *ctx, const char *name);
+
+/* Finds [section] headers, syntax errors and over-long lines here, where
+ * the raw line is seen: inih reports sections only through their options
+ * (an empty one would pass unseen) and cuts section names at 50 bytes. */
+static void config_check_line_start(struct parse_ctx *ctx, const char *buf)
+{
+	const char *p = buf, *close;
+	char name[256];
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!*p || *p == ';' || *p == '#')
+		return;
+	if (*p == '[') {
+		close = strchr(p, ']');
+		if (!close || (size_t)(close - p - 1) >= sizeof(name)) {
+			config_error(ctx, "syntax error: a section header is [vigil] or [program:NAME]");
+			ctx->skip_line = ctx->line;
+			ctx->section = SECTION_BAD;
+			return;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(close - p - 1), p + 1);
+		config_begin_section(ctx, name);
+	} else if (!strpbrk(p, "=:")) {
+		config_error(ctx, "syntax error (expected \"name = value\" or \"[section]\")");
+		ctx->skip_line = ctx->line;
+	}
+}
+
 /* inih reads through this so that each handler call knows its line. */
 static char *config_read_line(char *buf, int size, void *stream)
 {
 	struct parse_ctx *ctx = stream;
 	char *got = fgets(buf, size, ctx->stream);
-	const char *p;
+	bool first_chunk = ctx->line_complete;
+	int c;
 
 	if (!got)
 		return NULL;
-	if (ctx->line_complete) {
+	if (first_chunk) {
 		ctx->line++;
-		p = buf;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '[')
-			ctx->section_line = ctx->line;
+		ctx->line_len = 0;
+		config_check_line_start(ctx, buf);
 	}
+	ctx->line_len += strlen(buf);
 	ctx->line_complete = strchr(buf, '\n') != NULL;
+	if (!ctx->line_complete && ctx->line_len >= CONFIG_LINE_MAX - 3 && !feof(ctx->stream)) {
+		/* inih would cut it and read the rest as a line of its own */
+		if (ctx->section == SECTION_PROGRAM)
+			config_error(ctx, "[program:%s] line longer than %d bytes", ctx->program->name, CONFIG_LINE_MAX - 3);
+		else
+			config_error(ctx, "line longer than %d bytes", CONFIG_LINE_MAX - 3);
+		ctx->skip_line = ctx->line;
+		while ((c = fgetc(ctx->stream)) != EOF && c != '\n')
+			;
+		ctx->line_complete = true;
+	}
 	return got;
 }
 
@@ -188,7 +230,7 @@ static struct program_config *config_add_program(struct parse_ctx *ctx, const ch
 	program_config_defaults(pc);
 	pc->name = xstrdup(name);
 	pc->file = xstrdup(ctx->file);
-	pc->line = ctx->section_line;
+	pc->line = ctx->line;
 	c->programs[c->nprograms++] = pc;
 	return pc;
 }
@@ -214,7 +256,8 @@ static void config_include(struct parse_ctx *ctx, const char *pattern)
 {
 	char *full = config_resolve_path(ctx, pattern);
 	glob_t g;
-	int rc = glob(full, GLOB_ERR, NULL, &g);
+	/* a missing folder matches nothing, like an empty one */
+	int rc = glob(full, 0, NULL, &g);
 
 	if (rc == GLOB_NOMATCH) {
 		log_debug("%s:%d: include %s matches no file", ctx->file, ctx->line, full);
@@ -237,9 +280,21 @@ static void config_vigil_option(struct parse_ctx *ctx, const char *name, const c
 	char err[PARSE_ERR_MAX];
 	int level;
 
+	static const char *const once[] = { "socket", "socket_mode", "socket_group", "log_level" };
+	struct sockaddr_un sun;
+
 	if (strcmp(name, "include") == 0) {
 		config_include(ctx, value);
 		return;
+	}
+	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+		if (strcmp(name, once[i]) != 0)
+			continue;
+		if (ctx->vigil_seen & (UINT64_C(1) << i)) {
+			config_error(ctx, "[vigil] %s: set twice", name);
+			return;
+		}
+		ctx->vigil_seen |= UINT64_C(1) << i;
 	}
 	if (strcmp(name, "socket") == 0) {
 		if (!*value) {
@@ -248,6 +303,12 @@ static void config_vigil_option(struct parse_ctx *ctx, const char *name, const c
 		}
 		free(c->socket);
 		c->socket = config_resolve_path(ctx, value);
+		/* room for the notify socket beside it: PATH.notify */
+		if (strlen(c->socket) >= sizeof(sun.sun_path) - strlen(".notify")) {
+			config_error(ctx, "[vigil] socket: path longer than %zu bytes: %s",
+				     sizeof(sun.sun_path) - strlen(".notify") - 1, c->socket);
+			return;
+		}
 	} else if (strcmp(name, "socket_mode") == 0) {
 		if (parse_octal_mode(value, &c->socket_mode, err, sizeof(err)) < 0)
 			config_error(ctx, "[vigil] socket_mode: %s", err);
@@ -395,28 +456,44 @@ static void config_program_option(struct parse_ctx *ctx, const char *name, const
 	config_error(ctx, "[program:%s] unknown option \"%s\"", pc->name, name);
 }
 
+static void config_begin_section(struct parse_ctx *ctx, const char *name)
+{
+	ctx->seen = 0;
+	ctx->program = NULL;
+	if (strncmp(name, "program:", 8) == 0) {
+		ctx->section = SECTION_BAD;
+		if (!program_name_valid(name + 8))
+			config_error(ctx, "[%s] bad program name (use letters, digits, _ . -; at most 64; not \"all\")", name);
+		else if ((ctx->program = config_add_program(ctx, name + 8)))
+			ctx->section = SECTION_PROGRAM;
+	} else if (strcmp(name, "vigil") == 0) {
+		ctx->section = SECTION_VIGIL;
+	} else {
+		ctx->section = SECTION_BAD;
+		config_error(ctx, "unknown section [%s] (known: [vigil], [program:NAME])", name);
+	}
+}
+
 static int config_handle(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
 
-	if (!ctx->last_section || strcmp(ctx->last_section, section) != 0) {
-		free(ctx->last_section);
-		ctx->last_section = xstrdup(section);
-		ctx->seen = 0;
-		ctx->program = NULL;
-		if (strncmp(section, "program:", 8) == 0) {
-			if (!program_name_valid(section + 8))
-				config_error(ctx, "[%s] bad program name (use letters, digits, _ . -; not \"all\")", section);
-			else
-				ctx->program = config_add_program(ctx, section + 8);
-		} else if (strcmp(section, "vigil") != 0) {
-			config_error(ctx, "unknown section [%s] (known: [vigil], [program:NAME])", section);
-		}
-	}
-	if (strcmp(section, "vigil") == 0)
+	(void)section; /* inih's copy is cut at 50 bytes; the reader tracks sections */
+	if (ctx->line == ctx->skip_line)
+		return 1;
+	switch (ctx->section) {
+	case SECTION_NONE:
+		config_error(ctx, "option \"%s\" outside a section (start with [vigil] or [program:NAME])", name);
+		break;
+	case SECTION_VIGIL:
 		config_vigil_option(ctx, name, value);
-	else if (ctx->program)
+		break;
+	case SECTION_PROGRAM:
 		config_program_option(ctx, name, value);
+		break;
+	case SECTION_BAD:
+		break; /* reported at the header */
+	}
 	return 1; /* keep going: report every error in one pass */
 }
 
@@ -434,6 +511,7 @@ static int config_parse_file(struct config *config, FILE *errors, const char *fi
 		return -1;
 	}
 	rc = ini_parse_stream(config_read_line, &ctx, config_handle, &ctx);
+	/* the reader reports syntax errors itself; this is a safety net */
 	if (rc > 0 && ctx.nerrors == 0) {
 		ctx.line = rc;
 		config_error(&ctx, "syntax error (expected \"name = value\" or \"[section]\")");
@@ -441,7 +519,6 @@ static int config_parse_file(struct config *config, FILE *errors, const char *fi
 		config_error(&ctx, "cannot parse (out of memory)");
 	}
 	fclose(ctx.stream);
-	free(ctx.last_section);
 	*nerrors += ctx.nerrors;
 	return ctx.nerrors ? -1 : 0;
 }

@@ -53,7 +53,7 @@ json_t *proc_to_json(const struct proc *p, int64_t now)
 {
 	const struct program_config *pc = p->cfg;
 
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o}",
 			 "name", p->name,
 			 "program", pc->name,
 			 "instance", p->instance,
@@ -65,8 +65,7 @@ json_t *proc_to_json(const struct proc *p, int64_t now)
 			 "heartbeat", heartbeat_to_json(p, now),
 			 "status", text_or_null(p->status_text),
 			 "daemon", pc->daemon,
-			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null(),
-			 "spawn_error", text_or_null(p->spawn_error));
+			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null());
 }
 
 json_t *procs_to_json(struct proc *const *procs, size_t n, int64_t now)

@@ -30,6 +30,10 @@
 #include "vigild.h"
 
 #define CTL_MAX_BODY 65536
+/* libevent answers a body over its own limit with an HTML page and drops
+ * the connection mid-upload; reading up to this much lets vigild answer a
+ * too-large request with its usual JSON error instead. */
+#define CTL_MAX_BUFFERED_BODY (1024 * 1024)
 #define CTL_MAX_HEADERS 16384
 #define CTL_IDLE_TIMEOUT_S 60
 #define CTL_ACCEPT_RETRY_MS 200
@@ -347,6 +351,10 @@ static void ctl_handle_request(struct evhttp_request *req, void *arg)
 		ctl_reply_error(req, 403, "permission denied: uid %d may not control vigild", (int)uid);
 		return;
 	}
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > CTL_MAX_BODY) {
+		ctl_reply_error(req, 413, "request body larger than %d bytes", CTL_MAX_BODY);
+		return;
+	}
 	path = evhttp_uridecode(raw ? raw : "/", 0, NULL);
 	if (!path) {
 		ctl_reply_error(req, HTTP_BADREQUEST, "bad path");
@@ -400,10 +408,12 @@ int ctl_server_init(const struct config *config, int listen_fd)
 		return -1;
 	}
 	evconnlistener_set_error_cb(ctl_listener, ctl_accept_error);
-	evhttp_set_max_body_size(ctl_http, CTL_MAX_BODY);
+	evhttp_set_max_body_size(ctl_http, CTL_MAX_BUFFERED_BODY);
 	evhttp_set_max_headers_size(ctl_http, CTL_MAX_HEADERS);
 	evhttp_set_timeout(ctl_http, CTL_IDLE_TIMEOUT_S);
-	evhttp_set_allowed_methods(ctl_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	/* every common method reaches the router, which answers 405 in JSON */
+	evhttp_set_allowed_methods(ctl_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+						     EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(ctl_http, ctl_handle_request, NULL);
 	log_info("ctl: listening on %s", config->socket);
 	return 0;

@@ -169,6 +169,8 @@ static void proc_spawn(struct proc *p)
 	pid = spawn_process(p, err, sizeof(err));
 	if (pid < 0) {
 		log_err("%s: cannot start: %s", p->name, err);
+		if (pid == SPAWN_CHILD_FAILED)
+			p->last_exit = (struct last_exit){ .set = true, .cause = CAUSE_EXIT, .code = 127 };
 		free(p->spawn_error);
 		p->spawn_error = strdup(err);
 		proc_failed_start(p, p->cfg->restart != RESTART_NEVER);

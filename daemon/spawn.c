@@ -260,5 +260,5 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen)
 	output_after_fork(p, rc < 0 ? -1 : pid);
 	close(pipefd[0]);
 	plan_free(&plan);
-	return rc < 0 ? -1 : pid;
+	return rc < 0 ? (pid > 0 ? SPAWN_CHILD_FAILED : -1) : pid;
 }

@@ -8,8 +8,11 @@
 
 struct proc;
 
-/* Returns the new pid once the child has exec'd, or -1 with a message
- * naming the step that failed (exec, chdir, setuid, ...) and the errno. */
+/* Returns the new pid once the child has exec'd, or with a message naming
+ * the step that failed (exec, chdir, setuid, ...) and the errno: -1 when
+ * no process was made, SPAWN_CHILD_FAILED when the child was made and
+ * exited with code 127 before exec. */
+#define SPAWN_CHILD_FAILED (-2)
 pid_t spawn_process(struct proc *p, char *err, size_t errlen);
 
 #endif

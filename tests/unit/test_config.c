@@ -648,7 +648,7 @@ static void test_unknown_option_and_section(void **state)
 	/* an option before any section */
 	path = write_file("unknown/nosection.conf", "command = /bin/true\n");
 	errors = load_bad(path);
-	assert_has_error(errors, path, "unknown section []");
+	assert_has_error(errors, path, "option \"command\" outside a section");
 	free(errors);
 	free(path);
 }
