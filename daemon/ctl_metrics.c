@@ -3,6 +3,7 @@
 #include <event2/buffer.h>
 
 #include "../common/parse.h"
+#include "notify.h"
 #include "program.h"
 #include "vigild.h"
 
@@ -22,6 +23,17 @@ void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 	for (size_t i = 0; i < vigil.nprocs; i++)
 		evbuffer_add_printf(buf, "vigil_process_restarts_total{name=\"%s\"} %u\n", vigil.procs[i]->name,
 				    vigil.procs[i]->restarts);
+	evbuffer_add_printf(buf, "# HELP vigil_notify_dropped_total Notify messages ignored (unknown sender, malformed).\n"
+				 "# TYPE vigil_notify_dropped_total counter\nvigil_notify_dropped_total %llu\n",
+			    (unsigned long long)notify_dropped_count());
+	evbuffer_add_printf(buf, "# HELP vigil_process_heartbeat_age_seconds Time since the last WATCHDOG=1.\n"
+				 "# TYPE vigil_process_heartbeat_age_seconds gauge\n");
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		const struct proc *p = vigil.procs[i];
+		if (p->pid && p->last_ping)
+			evbuffer_add_printf(buf, "vigil_process_heartbeat_age_seconds{name=\"%s\"} %.3f\n", p->name,
+					    (double)(now - p->last_ping) / USEC_PER_SEC);
+	}
 	evbuffer_add_printf(buf, "# HELP vigil_process_uptime_seconds Time since the running process started.\n"
 				 "# TYPE vigil_process_uptime_seconds gauge\n");
 	for (size_t i = 0; i < vigil.nprocs; i++) {

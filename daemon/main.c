@@ -147,6 +147,7 @@ static void cleanup(void)
 {
 	ctl_server_free();
 	supervisor_free();
+	output_free_detached();
 	sd_glue_free();
 	notify_free();
 	reaper_free();

@@ -53,6 +53,10 @@ static struct proc *notify_find_sender(pid_t pid)
 	pgid = getpgid(pid);
 	if (pgid <= 0)
 		return NULL;
+	/* the group leader is usually still the main pid: no scan needed */
+	p = reaper_find(pgid);
+	if (p && p->pgid == pgid)
+		return p->cfg->notify_access == NOTIFY_ACCESS_ALL ? p : NULL;
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		p = vigil.procs[i];
 		if (p->pid && p->pgid == pgid && p->cfg->notify_access == NOTIFY_ACCESS_ALL)

@@ -36,6 +36,9 @@ struct output_pipe {
 };
 
 static bool journal_checked, journal_available;
+/* Pipes of freed processes (a reload removed them) that grandchildren
+ * still write to: drained until EOF, or closed when vigild exits. */
+static struct output_pipe *detached_pipes;
 
 static bool output_journal_available(void)
 {
@@ -183,12 +186,11 @@ static void output_flush_lines(struct output_pipe *op, bool eof)
 
 static void output_pipe_close(struct output_pipe *op)
 {
-	if (op->proc)
-		for (struct output_pipe **l = &op->proc->output.pipes; *l; l = &(*l)->next)
-			if (*l == op) {
-				*l = op->next;
-				break;
-			}
+	for (struct output_pipe **l = op->proc ? &op->proc->output.pipes : &detached_pipes; *l; l = &(*l)->next)
+		if (*l == op) {
+			*l = op->next;
+			break;
+		}
 	event_free(op->ev);
 	close(op->fd);
 	evbuffer_free(op->pending);
@@ -235,9 +237,13 @@ void output_proc_init(struct proc *p)
 void output_proc_free(struct proc *p)
 {
 	/* a pipe outlives its process while grandchildren write to it */
-	for (struct output_pipe *op = p->output.pipes; op; op = op->next)
+	while (p->output.pipes) {
+		struct output_pipe *op = p->output.pipes;
+		p->output.pipes = op->next;
 		op->proc = NULL;
-	p->output.pipes = NULL;
+		op->next = detached_pipes;
+		detached_pipes = op;
+	}
 	for (int s = 0; s < OUTPUT_STREAMS; s++) {
 		output_file_close(&p->output.file[s]);
 		free(p->output.file[s].path);
@@ -303,6 +309,12 @@ void output_after_fork(struct proc *p, int pid)
 		op->next = p->output.pipes;
 		p->output.pipes = op;
 	}
+}
+
+void output_free_detached(void)
+{
+	while (detached_pipes)
+		output_pipe_close(detached_pipes);
 }
 
 void output_reopen_files(void)

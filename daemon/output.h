@@ -41,6 +41,9 @@ int output_prepare(struct proc *p, char *err, size_t errlen);
  * ends here and, on success, starts draining. */
 void output_after_fork(struct proc *p, int pid);
 
+/* At exit: close pipes whose process is gone but which are still open. */
+void output_free_detached(void);
+
 /* SIGUSR1: reopen every destination file (after an external rotation). */
 void output_reopen_files(void);
 
