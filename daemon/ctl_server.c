@@ -144,7 +144,7 @@ static void ctl_post_action(struct evhttp_request *req, const char *name, const 
 	}
 	if (busy)
 		ctl_reply_error(req, 409, "cannot %s %s now: vigild is shutting down", action, name);
-	else if (no_parent)
+	else if (no_parent && n == 1) /* in a group, it simply follows its parent */
 		ctl_reply_error(req, 409, "cannot %s %s: it is a daemon child and its parent is not RUNNING", action, name);
 	else if (not_running == (int)n)
 		ctl_reply_error(req, 409, "cannot signal %s: not running", name);

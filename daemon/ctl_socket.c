@@ -54,6 +54,31 @@ static int remove_stale(const char *path, const struct sockaddr_un *sa, char *er
 	return 0;
 }
 
+/* mkdir -p of the socket's folder (/run/vigil on a fresh boot), 0755 so
+ * programs running as other users reach the notify socket inside. */
+static int make_parent_dirs(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno)), -1;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno)), -1;
+	return 0;
+}
+
 int ctl_socket_open(const char *path, int mode, const char *group, gid_t gid, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
@@ -62,6 +87,8 @@ int ctl_socket_open(const char *path, int mode, const char *group, gid_t gid, ch
 
 	if (fill_addr(&sa, path) < 0)
 		return snprintf(err, errlen, "socket path too long: %s", path), -1;
+	if (make_parent_dirs(path, err, errlen) < 0)
+		return -1;
 	if (remove_stale(path, &sa, err, errlen) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
