@@ -176,34 +176,6 @@ static char *config_read_line(char *buf, int size, void *stream)
 	return got;
 }
 
-static void program_config_defaults(struct program_config *pc)
-{
-	pc->umask = -1;
-	pc->numprocs = 1;
-	pc->priority = 100;
-	pc->autostart = true;
-	pc->restart = RESTART_ON_FAILURE;
-	exit_code_set_add(&pc->success_exit_codes, 0);
-	pc->start_secs = 1 * USEC_PER_SEC;
-	pc->restart_delay = 100 * USEC_PER_MSEC;
-	pc->restart_delay_max = 30 * USEC_PER_SEC;
-	pc->start_limit_burst = 5;
-	pc->start_limit_interval = 60 * USEC_PER_SEC;
-	pc->stop_signal = SIGTERM;
-	pc->stop_timeout = 10 * USEC_PER_SEC;
-	pc->kill_group = true;
-	pc->stdout_spec.kind = OUTPUT_INHERIT;
-	pc->stderr_spec.kind = OUTPUT_INHERIT;
-	pc->log_max_size = 10u << 20;
-	pc->log_backups = 5;
-	pc->type = PROGRAM_SIMPLE;
-	pc->ready_timeout = 30 * USEC_PER_SEC;
-	pc->heartbeat_signal = SIGABRT;
-	pc->notify_access = NOTIFY_ACCESS_MAIN;
-	pc->uid = (uid_t)-1;
-	pc->gid = (gid_t)-1;
-}
-
 static bool program_name_valid(const char *name)
 {
 	if (!*name || strcmp(name, "all") == 0 || strlen(name) > 64)
@@ -559,52 +531,4 @@ struct config *config_load(const char *path, char **errors)
 		return NULL;
 	}
 	return config;
-}
-
-void program_config_free(struct program_config *pc)
-{
-	if (!pc)
-		return;
-	free(pc->name);
-	free(pc->file);
-	free(pc->command);
-	free(pc->directory);
-	free(pc->user);
-	free(pc->group);
-	argv_free(pc->environment);
-	free(pc->stdout_spec.path);
-	free(pc->stderr_spec.path);
-	free(pc->bind_to);
-	free(pc);
-}
-
-void config_free(struct config *config)
-{
-	if (!config)
-		return;
-	for (size_t i = 0; i < config->nprograms; i++)
-		program_config_free(config->programs[i]);
-	free(config->programs);
-	free(config->path);
-	free(config->socket);
-	free(config->socket_group);
-	free(config);
-}
-
-struct program_config *config_find_program(const struct config *config, const char *name)
-{
-	for (size_t i = 0; i < config->nprograms; i++)
-		if (strcmp(config->programs[i]->name, name) == 0)
-			return config->programs[i];
-	return NULL;
-}
-
-const char *restart_policy_name(enum restart_policy policy)
-{
-	switch (policy) {
-	case RESTART_ALWAYS: return "always";
-	case RESTART_ON_FAILURE: return "on-failure";
-	case RESTART_NEVER: return "never";
-	}
-	return "?";
 }

@@ -82,6 +82,7 @@ struct program_config *config_find_program(const struct config *config, const ch
 bool program_config_equal(const struct program_config *a, const struct program_config *b);
 bool program_config_equal_but_numprocs(const struct program_config *a, const struct program_config *b);
 void program_config_free(struct program_config *pc);
+void program_config_defaults(struct program_config *pc);
 
 const char *restart_policy_name(enum restart_policy policy);
 

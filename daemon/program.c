@@ -327,12 +327,23 @@ void proc_on_exit(struct proc *p, int status)
 	}
 }
 
-int proc_request_start(struct proc *p)
+/* Whether a start or restart may happen now: not while vigild shuts
+ * down, and a daemon child only while its parent runs. */
+static int proc_may_start(const struct proc *p)
 {
 	if (vigil.shutting_down)
 		return -EBUSY;
 	if (p->parent && p->parent->state != STATE_RUNNING)
 		return -EAGAIN;
+	return 0;
+}
+
+int proc_request_start(struct proc *p)
+{
+	int rc = proc_may_start(p);
+
+	if (rc < 0)
+		return rc;
 	switch (p->state) {
 	case STATE_STARTING:
 	case STATE_RUNNING:
@@ -378,10 +389,10 @@ int proc_request_stop(struct proc *p)
 
 int proc_request_restart(struct proc *p)
 {
-	if (vigil.shutting_down)
-		return -EBUSY;
-	if (p->parent && p->parent->state != STATE_RUNNING)
-		return -EAGAIN;
+	int rc = proc_may_start(p);
+
+	if (rc < 0)
+		return rc;
 	switch (p->state) {
 	case STATE_STARTING:
 	case STATE_RUNNING:

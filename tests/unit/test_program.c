@@ -76,17 +76,24 @@ static struct proc *proc_named(const char *name)
 	return NULL;
 }
 
+/* One turn of the event loop, at most 20 ms long. */
+static void loop_turn(void)
+{
+	struct timeval tick = { 0, 20000 };
+
+	event_base_loopexit(vigil.base, &tick);
+	event_base_loop(vigil.base, EVLOOP_ONCE);
+}
+
 /* Runs the loop until p reaches state (fails after the deadline). */
 static void run_until_state(struct proc *p, enum proc_state state)
 {
 	int64_t deadline = now_usec() + DEADLINE_USEC;
-	struct timeval tick = { 0, 20000 };
 
 	while (p->state != state) {
 		if (now_usec() > deadline)
 			fail_msg("%s: still %s, waited for %s", p->name, state_name(p->state), state_name(state));
-		event_base_loopexit(vigil.base, &tick);
-		event_base_loop(vigil.base, EVLOOP_ONCE);
+		loop_turn();
 	}
 }
 
@@ -144,11 +151,9 @@ static void test_stop_timeout_kills(void **state)
 	p = proc_named("s");
 	proc_request_start(p);
 	while (access(marker, F_OK) != 0) {
-		struct timeval tick = { 0, 10000 };
 		if (now_usec() > deadline)
 			fail_msg("the worker never set its trap");
-		event_base_loopexit(vigil.base, &tick);
-		event_base_loop(vigil.base, EVLOOP_ONCE);
+		loop_turn();
 	}
 	unlink(marker);
 	proc_request_stop(p);
@@ -190,12 +195,10 @@ static void test_failed_starts_back_off_then_fatal(void **state)
 	p = proc_named("f");
 	proc_request_start(p);
 	while (p->state != STATE_FATAL && now_usec() < deadline) {
-		struct timeval tick = { 0, 5000 };
 		if (p->state == STATE_BACKOFF && last != STATE_BACKOFF)
 			backoffs++;
 		last = p->state;
-		event_base_loopexit(vigil.base, &tick);
-		event_base_loop(vigil.base, EVLOOP_ONCE);
+		loop_turn();
 	}
 	assert_int_equal(p->state, STATE_FATAL);
 	assert_int_equal(backoffs, 3);	 /* burst 3: the 4th failed start is fatal */
@@ -239,11 +242,8 @@ static void test_policies(void **state)
 	assert_int_equal(onfail->last_exit.code, 0);
 	{
 		int64_t deadline = now_usec() + DEADLINE_USEC;
-		while (always->restarts < 2 && now_usec() < deadline) {
-			struct timeval tick = { 0, 20000 };
-			event_base_loopexit(vigil.base, &tick);
-			event_base_loop(vigil.base, EVLOOP_ONCE);
-		}
+		while (always->restarts < 2 && now_usec() < deadline)
+			loop_turn();
 	}
 	assert_true(always->restarts >= 2); /* a clean exit restarts too */
 	assert_int_equal(always->last_exit.code, 0);
@@ -295,10 +295,8 @@ static void test_ping_keeps_alive(void **state)
 	pid = p->pid;
 	until = now_usec() + 600 * USEC_PER_MSEC;
 	while (now_usec() < until) {
-		struct timeval tick = { 0, 50000 };
 		proc_on_ping(p);
-		event_base_loopexit(vigil.base, &tick);
-		event_base_loop(vigil.base, EVLOOP_ONCE);
+		loop_turn();
 	}
 	assert_int_equal(p->state, STATE_RUNNING);
 	assert_int_equal(p->pid, pid);

@@ -1,6 +1,8 @@
-/* Whether two program sections would run the same way: reload keeps a
- * program untouched only when they do. Where a section sits in which file
- * does not matter. */
+/* Program sections as values: their defaults, comparison (reload keeps a
+ * program untouched only when its section would run the same way; where
+ * it sits in which file does not matter), lookup and freeing. */
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -49,4 +51,80 @@ bool program_config_equal_but_numprocs(const struct program_config *a, const str
 bool program_config_equal(const struct program_config *a, const struct program_config *b)
 {
 	return a->numprocs == b->numprocs && program_config_equal_but_numprocs(a, b);
+}
+
+void program_config_defaults(struct program_config *pc)
+{
+	pc->umask = -1;
+	pc->numprocs = 1;
+	pc->priority = 100;
+	pc->autostart = true;
+	pc->restart = RESTART_ON_FAILURE;
+	exit_code_set_add(&pc->success_exit_codes, 0);
+	pc->start_secs = 1 * USEC_PER_SEC;
+	pc->restart_delay = 100 * USEC_PER_MSEC;
+	pc->restart_delay_max = 30 * USEC_PER_SEC;
+	pc->start_limit_burst = 5;
+	pc->start_limit_interval = 60 * USEC_PER_SEC;
+	pc->stop_signal = SIGTERM;
+	pc->stop_timeout = 10 * USEC_PER_SEC;
+	pc->kill_group = true;
+	pc->stdout_spec.kind = OUTPUT_INHERIT;
+	pc->stderr_spec.kind = OUTPUT_INHERIT;
+	pc->log_max_size = 10u << 20;
+	pc->log_backups = 5;
+	pc->type = PROGRAM_SIMPLE;
+	pc->ready_timeout = 30 * USEC_PER_SEC;
+	pc->heartbeat_signal = SIGABRT;
+	pc->notify_access = NOTIFY_ACCESS_MAIN;
+	pc->uid = (uid_t)-1;
+	pc->gid = (gid_t)-1;
+}
+
+void program_config_free(struct program_config *pc)
+{
+	if (!pc)
+		return;
+	free(pc->name);
+	free(pc->file);
+	free(pc->command);
+	free(pc->directory);
+	free(pc->user);
+	free(pc->group);
+	argv_free(pc->environment);
+	free(pc->stdout_spec.path);
+	free(pc->stderr_spec.path);
+	free(pc->bind_to);
+	free(pc);
+}
+
+void config_free(struct config *config)
+{
+	if (!config)
+		return;
+	for (size_t i = 0; i < config->nprograms; i++)
+		program_config_free(config->programs[i]);
+	free(config->programs);
+	free(config->path);
+	free(config->socket);
+	free(config->socket_group);
+	free(config);
+}
+
+struct program_config *config_find_program(const struct config *config, const char *name)
+{
+	for (size_t i = 0; i < config->nprograms; i++)
+		if (strcmp(config->programs[i]->name, name) == 0)
+			return config->programs[i];
+	return NULL;
+}
+
+const char *restart_policy_name(enum restart_policy policy)
+{
+	switch (policy) {
+	case RESTART_ALWAYS: return "always";
+	case RESTART_ON_FAILURE: return "on-failure";
+	case RESTART_NEVER: return "never";
+	}
+	return "?";
 }
