@@ -28,9 +28,11 @@ struct follower {
 	unsigned long skipped;
 };
 
+/* The line array grows on demand up to RING_LINES: most of 10,000
+ * quiet processes never need more than a few slots. */
 struct output_ring {
-	struct ring_line lines[RING_LINES];
-	size_t head, count, bytes; /* head: index of the oldest line */
+	struct ring_line *lines;
+	size_t cap, head, count, bytes; /* head: index of the oldest line */
 	struct follower *followers;
 };
 
@@ -73,7 +75,8 @@ void output_ring_free(struct output_ring *ring)
 		free(f);
 	}
 	for (size_t i = 0; i < ring->count; i++)
-		free(ring->lines[(ring->head + i) % RING_LINES].text);
+		free(ring->lines[(ring->head + i) % ring->cap].text);
+	free(ring->lines);
 	free(ring);
 }
 
@@ -84,8 +87,27 @@ static void ring_drop_oldest(struct output_ring *ring)
 	ring->bytes -= old->len;
 	free(old->text);
 	old->text = NULL;
-	ring->head = (ring->head + 1) % RING_LINES;
+	ring->head = (ring->head + 1) % ring->cap;
 	ring->count--;
+}
+
+/* Doubles the line array (up to RING_LINES), oldest line first again. */
+static void ring_grow(struct output_ring *ring)
+{
+	size_t cap = ring->cap ? ring->cap * 2 : 8;
+	struct ring_line *lines;
+
+	if (cap > RING_LINES)
+		cap = RING_LINES;
+	lines = calloc(cap, sizeof(*lines));
+	if (!lines)
+		abort();
+	for (size_t i = 0; i < ring->count; i++)
+		lines[i] = ring->lines[(ring->head + i) % ring->cap];
+	free(ring->lines);
+	ring->lines = lines;
+	ring->cap = cap;
+	ring->head = 0;
 }
 
 static void follower_send(struct follower *f, const char *line, size_t len)
@@ -117,7 +139,9 @@ void output_ring_add(struct proc *p, int stream, const char *line, size_t len)
 
 	while (ring->count && (ring->count == RING_LINES || ring->bytes + len > RING_BYTES))
 		ring_drop_oldest(ring);
-	slot = &ring->lines[(ring->head + ring->count) % RING_LINES];
+	if (ring->count == ring->cap)
+		ring_grow(ring);
+	slot = &ring->lines[(ring->head + ring->count) % ring->cap];
 	slot->text = malloc(len ? len : 1);
 	if (!slot->text)
 		abort();
@@ -134,7 +158,7 @@ void output_ring_tail(const struct output_ring *ring, size_t n, struct evbuffer 
 	size_t first = ring->count > n ? ring->count - n : 0;
 
 	for (size_t i = first; i < ring->count; i++) {
-		const struct ring_line *l = &ring->lines[(ring->head + i) % RING_LINES];
+		const struct ring_line *l = &ring->lines[(ring->head + i) % ring->cap];
 		evbuffer_add(out, l->text, l->len);
 		evbuffer_add(out, "\n", 1);
 	}
