@@ -128,6 +128,14 @@ static int run(struct config *config)
 		log_err("cannot set up the event loop: %s", strerror(errno));
 		return EXIT_FAILURE_RUNTIME;
 	}
+	/* Two pipes per child: thousands of programs need more than the
+	 * usual 1024 descriptors. epoll has no FD_SETSIZE limit; children get
+	 * the original limit back (select()-based programs rely on it). */
+	if (getrlimit(RLIMIT_NOFILE, &vigil.nofile) == 0 && vigil.nofile.rlim_cur < vigil.nofile.rlim_max) {
+		struct rlimit raised = { vigil.nofile.rlim_max, vigil.nofile.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+			log_warn("cannot raise the open-files limit: %s", strerror(errno));
+	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become child subreaper: %s; orphans go to init", strerror(errno));
 	if (ctl_server_init(config, activated_socket()) < 0 || notify_init(notify_path) < 0 ||

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -195,6 +196,8 @@ static void child_exec(const struct spawn_plan *plan, const struct program_confi
 		child_fail(pipe_fd, STEP_FDS);
 	if (pc->umask >= 0)
 		umask((mode_t)pc->umask);
+	if (vigil.nofile.rlim_max)
+		setrlimit(RLIMIT_NOFILE, &vigil.nofile);
 	if (plan->set_ids) {
 		if (setgroups((size_t)plan->ngroups, plan->groups) < 0)
 			child_fail(pipe_fd, STEP_SETGROUPS);

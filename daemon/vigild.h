@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 struct event_base;
 struct config;
@@ -18,6 +19,7 @@ struct vigil {
 	size_t nprocs;
 	bool shutting_down;
 	int devnull; /* children's stdin */
+	struct rlimit nofile; /* the open-files limit vigild was given: children get it back */
 };
 
 extern struct vigil vigil;
