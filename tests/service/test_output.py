@@ -313,6 +313,9 @@ stderr = journal
     # the ring gets journal lines too
     r = vigil.ctl("log", f"{name}:1", "-n", "2")
     assert r.stdout == "out 0\nout 1\n", r.stdout
+    # a program with instances: name one
+    r = vigil.ctl("log", name)
+    assert r.returncode == 1 and f"{name}:0" in r.stderr, (r.returncode, r.stderr)
 
 
 def test_follower_of_a_reloaded_program_is_ended(vigil):

@@ -163,10 +163,10 @@ def test_socket_change_needs_restart_and_is_not_applied(vigil):
     pid = vigil.wait_running("s")["s"]
     other = vigil.path("o.sock")
     vigil.write_config("[program:s]\ncommand = /bin/sleep 1001\nstart_secs = 0\n",
-                       vigil_section=f"[vigil]\nsocket = {other}\n")
+                       vigil_section=f"[vigil]\nsocket = {other}\nsocket_mode = 0600\n")
     r = vigil.reload()
     assert r.status == 200, r
-    assert "socket" in r.json()["restart_needed"], r
+    assert sorted(r.json()["restart_needed"]) == ["socket", "socket_mode"], r
     assert r.json()["unchanged"] == ["s"], r
     # still served on the old socket; the new one was not made
     assert vigil.http("GET", "/healthz").status == 200
@@ -282,3 +282,19 @@ def test_reload_during_shutdown_is_refused(vigil):
     assert r.status != 200 and "shutting down" in r.json()["error"], r
     vigil.signal(signal.SIGHUP)  # ignored the same way, no crash
     assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.stderr_text()[-3000:]
+
+
+def test_changed_output_path_takes_effect(vigil):
+    cfg = f"[program:w]\ncommand = {worker('lines', 2, 0)}\nstart_secs = 0\nstdout = file:{{d}}/A.log\n"
+    vigil.start(cfg)
+    wait_for(lambda: read_text(vigil.path("A.log")) == "out 0\nout 1\n", what="lines in A.log")
+    vigil.write_config(cfg.replace("A.log", "B.log"))
+    r = vigil.reload()
+    assert r.status == 200 and r.json()["changed"] == ["w"], r
+    wait_for(lambda: read_text(vigil.path("B.log")) == "out 0\nout 1\n", what="lines in B.log")
+    assert read_text(vigil.path("A.log")) == "out 0\nout 1\n"
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
