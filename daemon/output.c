@@ -108,16 +108,38 @@ static void output_write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* Writes whole lines (data ends with \n), rotating between two lines
+ * whenever the next one would take the file past log_max_size; only a
+ * single line longer than the limit makes a file larger. */
 static void output_to_file(struct proc *p, int stream, const char *data, size_t len)
 {
 	struct output_file *f = &p->output.file[stream];
+	unsigned long long max = p->cfg->log_max_size;
+	const char *end = data + len;
 
-	if (f->fd < 0)
-		return;
-	if (p->cfg->log_max_size && f->size > 0 && f->size + len > p->cfg->log_max_size)
-		output_file_rotate(f, p->cfg);
-	output_write_all(f->fd, data, len);
-	f->size += len;
+	while (f->fd >= 0 && data < end) {
+		const char *cut = data;
+		if (!max || f->size + len <= max) {
+			cut = end; /* the common case: everything fits */
+		} else {
+			while (cut < end) {
+				const char *nl = memchr(cut, '\n', (size_t)(end - cut));
+				if (f->size + (unsigned long long)(nl + 1 - data) > max)
+					break;
+				cut = nl + 1;
+			}
+			if (cut == data && f->size == 0) /* one line longer than the limit */
+				cut = (const char *)memchr(data, '\n', (size_t)(end - data)) + 1;
+		}
+		if (cut > data) {
+			output_write_all(f->fd, data, (size_t)(cut - data));
+			f->size += (unsigned long long)(cut - data);
+			len -= (size_t)(cut - data);
+			data = cut;
+		}
+		if (data < end)
+			output_file_rotate(f, p->cfg);
+	}
 }
 
 static void output_to_journal(struct output_pipe *op, const char *line, size_t len)

@@ -60,6 +60,10 @@ static void follower_closed(struct evhttp_connection *conn, void *arg)
 
 	(void)conn;
 	follower_unlink(f);
+	/* A client that left mid-reply leaves the request detached from its
+	 * connection (libevent will not free it): ending it frees it. */
+	if (!evhttp_request_get_connection(f->req))
+		evhttp_send_reply_end(f->req);
 	free(f);
 }
 
