@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../common/parse.h"
+#include "notify.h"
 #include "program.h"
 #include "vigild.h"
 
@@ -44,9 +45,16 @@ static struct timeval heartbeat_timeval(int64_t usec)
 static void heartbeat_expired(evutil_socket_t fd, short what, void *arg)
 {
 	struct proc *p = arg;
+	int64_t last_ping = p->last_ping;
 
 	(void)fd;
 	(void)what;
+	/* After a busy loop turn its ping may be waiting in the socket
+	 * queue, behind this timer: read the queue before judging. A ping
+	 * found there has re-armed the deadline already. */
+	notify_drain();
+	if (p->last_ping != last_ping && p->heartbeat_armed)
+		return;
 	p->heartbeat_armed = false;
 	proc_on_heartbeat_lost(p, "pings stopped");
 }

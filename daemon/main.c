@@ -146,7 +146,6 @@ static int run(struct config *config)
 	log_info("vigild %s started (pid %d) with %zu processes from %s", VIGIL_VERSION, (int)getpid(),
 		 vigil.nprocs, config->path);
 	supervisor_start_autostart();
-	sd_glue_ready();
 	event_base_dispatch(vigil.base);
 	return EXIT_OK;
 }

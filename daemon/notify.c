@@ -158,6 +158,13 @@ static void notify_readable(evutil_socket_t fd, short what, void *arg)
 		;
 }
 
+void notify_drain(void)
+{
+	/* bounded: a flood of senders cannot keep vigild here for ever */
+	for (int i = 0; notify_fd >= 0 && i < 64 * NOTIFY_BATCH && notify_receive_one(); i++)
+		;
+}
+
 int notify_init(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -14,5 +14,7 @@ int notify_init(const char *path);
 void notify_free(void);
 const char *notify_socket_path(void); /* NULL before notify_init */
 uint64_t notify_dropped_count(void);
+/* Reads every datagram already queued (a deadline is about to be judged). */
+void notify_drain(void);
 
 #endif

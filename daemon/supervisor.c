@@ -14,7 +14,12 @@
 #include "sd.h"
 #include "vigild.h"
 
-static struct event *shutdown_step_event;
+static struct event *shutdown_step_event, *autostart_event;
+static size_t autostart_next;
+/* Spawns per loop turn at start-up: between batches vigild reads pings
+ * and answers vigilctl, so 10,000 programs starting never starve the
+ * heartbeats of those already running. */
+#define AUTOSTART_BATCH 32
 
 static int proc_order(const void *a, const void *b)
 {
@@ -96,15 +101,42 @@ void supervisor_free(void)
 	vigil.nprocs = 0;
 	if (shutdown_step_event)
 		event_free(shutdown_step_event);
-	shutdown_step_event = NULL;
+	if (autostart_event)
+		event_free(autostart_event);
+	shutdown_step_event = autostart_event = NULL;
+}
+
+static void supervisor_autostart_step(evutil_socket_t fd, short what, void *arg)
+{
+	size_t started = 0;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* bound daemon children start when their parent is RUNNING */
+	for (; autostart_next < vigil.nprocs && started < AUTOSTART_BATCH && !vigil.shutting_down; autostart_next++) {
+		struct proc *p = vigil.procs[autostart_next];
+		if (p->cfg->autostart && !p->parent && p->state == STATE_STOPPED) {
+			proc_request_start(p);
+			started++;
+		}
+	}
+	if (autostart_next < vigil.nprocs && !vigil.shutting_down) {
+		event_active(autostart_event, 0, 0);
+		return;
+	}
+	log_info("autostart done: %zu processes", vigil.nprocs);
+	sd_glue_ready();
 }
 
 void supervisor_start_autostart(void)
 {
-	/* bound daemon children start when their parent is RUNNING */
-	for (size_t i = 0; i < vigil.nprocs; i++)
-		if (vigil.procs[i]->cfg->autostart && !vigil.procs[i]->parent)
-			proc_request_start(vigil.procs[i]);
+	autostart_next = 0;
+	if (!autostart_event)
+		autostart_event = event_new(vigil.base, -1, 0, supervisor_autostart_step, NULL);
+	if (!autostart_event)
+		abort();
+	supervisor_autostart_step(-1, 0, NULL);
 }
 
 /* One round of the ordered shutdown: stop the group that goes next and

@@ -12,7 +12,8 @@ struct proc;
 
 int supervisor_init(struct config *config);
 void supervisor_free(void);
-/* Starts every autostart program, in ascending priority. */
+/* Starts every autostart program, in ascending priority, a batch per
+ * loop turn; tells systemd READY=1 once the last has been started. */
 void supervisor_start_autostart(void);
 /* Stops everything in descending priority, daemon children first, then
  * leaves the event loop. */
