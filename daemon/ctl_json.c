@@ -1,5 +1,6 @@
 #include "ctl_json.h"
 
+#include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,11 +69,15 @@ json_t *proc_to_json(const struct proc *p, int64_t now)
 			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null());
 }
 
-json_t *procs_to_json(struct proc *const *procs, size_t n, int64_t now)
+void procs_write_json(struct evbuffer *out, struct proc *const *procs, size_t n, int64_t now)
 {
-	json_t *list = json_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, proc_to_json(procs[i], now));
-	return json_pack("{s:o}", "programs", list);
+	evbuffer_add_printf(out, "{\"programs\": [");
+	for (size_t i = 0; i < n; i++) {
+		json_t *one = proc_to_json(procs[i], now);
+		char *text = json_dumps(one, JSON_COMPACT);
+		evbuffer_add_printf(out, "%s%s", i ? ", " : "", text ? text : "{}");
+		free(text);
+		json_decref(one);
+	}
+	evbuffer_add_printf(out, "]}\n");
 }

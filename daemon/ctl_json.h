@@ -9,7 +9,9 @@
 struct proc;
 
 json_t *proc_to_json(const struct proc *p, int64_t now);
-/* {"programs": [...]} for a list of processes. */
-json_t *procs_to_json(struct proc *const *procs, size_t n, int64_t now);
+/* {"programs": [...]} for a list of processes, written one process at a
+ * time: 10,000 of them never exist as one JSON tree in memory. */
+struct evbuffer;
+void procs_write_json(struct evbuffer *out, struct proc *const *procs, size_t n, int64_t now);
 
 #endif

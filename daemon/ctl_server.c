@@ -58,6 +58,16 @@ static void ctl_reply_json(struct evhttp_request *req, int code, json_t *body)
 	json_decref(body);
 }
 
+static void ctl_reply_procs(struct evhttp_request *req, struct proc *const *procs, size_t n)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	procs_write_json(buf, procs, n, now_usec());
+	evhttp_send_reply(req, HTTP_OK, NULL, buf);
+	evbuffer_free(buf);
+}
+
 static void ctl_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -76,7 +86,7 @@ static void ctl_get_programs(struct evhttp_request *req, const char *name, const
 {
 	(void)name;
 	(void)action;
-	ctl_reply_json(req, HTTP_OK, procs_to_json(vigil.procs, vigil.nprocs, now_usec()));
+	ctl_reply_procs(req, vigil.procs, vigil.nprocs);
 }
 
 static void ctl_get_program(struct evhttp_request *req, const char *name, const char *action)
@@ -93,7 +103,7 @@ static void ctl_get_program(struct evhttp_request *req, const char *name, const 
 	if (n == 1 && strcmp(name, "all") != 0 && strcmp(procs[0]->name, name) == 0)
 		ctl_reply_json(req, HTTP_OK, proc_to_json(procs[0], now_usec()));
 	else
-		ctl_reply_json(req, HTTP_OK, procs_to_json(procs, n, now_usec()));
+		ctl_reply_procs(req, procs, n);
 	free(procs);
 }
 
@@ -149,7 +159,7 @@ static void ctl_post_action(struct evhttp_request *req, const char *name, const 
 	else if (not_running == (int)n)
 		ctl_reply_error(req, 409, "cannot signal %s: not running", name);
 	else
-		ctl_reply_json(req, HTTP_OK, procs_to_json(procs, n, now_usec()));
+		ctl_reply_procs(req, procs, n);
 	free(procs);
 }
 

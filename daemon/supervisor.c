@@ -16,10 +16,10 @@
 
 static struct event *shutdown_step_event, *autostart_event;
 static size_t autostart_next;
-/* Spawns per loop turn at start-up: between batches vigild reads pings
- * and answers vigilctl, so 10,000 programs starting never starve the
- * heartbeats of those already running. */
-#define AUTOSTART_BATCH 32
+/* Time spent spawning per loop turn at start-up: between turns vigild
+ * reads pings and answers vigilctl, so 10,000 programs starting never
+ * starve the heartbeats of those already running. */
+#define AUTOSTART_TURN_USEC (5 * 1000)
 
 static int proc_order(const void *a, const void *b)
 {
@@ -108,21 +108,22 @@ void supervisor_free(void)
 
 static void supervisor_autostart_step(evutil_socket_t fd, short what, void *arg)
 {
-	size_t started = 0;
+	int64_t until = now_usec() + AUTOSTART_TURN_USEC;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
 	/* bound daemon children start when their parent is RUNNING */
-	for (; autostart_next < vigil.nprocs && started < AUTOSTART_BATCH && !vigil.shutting_down; autostart_next++) {
+	for (; autostart_next < vigil.nprocs && now_usec() < until && !vigil.shutting_down; autostart_next++) {
 		struct proc *p = vigil.procs[autostart_next];
-		if (p->cfg->autostart && !p->parent && p->state == STATE_STOPPED) {
+		if (p->cfg->autostart && !p->parent && p->state == STATE_STOPPED)
 			proc_request_start(p);
-			started++;
-		}
 	}
 	if (autostart_next < vigil.nprocs && !vigil.shutting_down) {
-		event_active(autostart_event, 0, 0);
+		/* a zero timer, not event_active(): libevent runs events made
+		 * active during a turn in that same turn, never polling between */
+		static const struct timeval now = { 0, 0 };
+		evtimer_add(autostart_event, &now);
 		return;
 	}
 	log_info("autostart done: %zu processes", vigil.nprocs);
@@ -133,7 +134,7 @@ void supervisor_start_autostart(void)
 {
 	autostart_next = 0;
 	if (!autostart_event)
-		autostart_event = event_new(vigil.base, -1, 0, supervisor_autostart_step, NULL);
+		autostart_event = evtimer_new(vigil.base, supervisor_autostart_step, NULL);
 	if (!autostart_event)
 		abort();
 	supervisor_autostart_step(-1, 0, NULL);
