@@ -1,8 +1,6 @@
 /* Regression cases for bugs found by the first unit tests (now fixed).
- * Reuses the helpers of the main test file. */
-#define main test_config_main
-#include "test_config.c"
-#undef main
+ * Uses the helpers shared with test_config.c (config_helpers.h). */
+#include "config_helpers.h"
 
 /* A second [program:a] right after the first is merged into it silently:
  * config_handle only notices a new section when its name changes. */
@@ -151,6 +149,5 @@ int main(void)
 		cmocka_unit_test(pending_long_program_name),
 		cmocka_unit_test(pending_overlong_line),
 	};
-	(void)test_config_main;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
