@@ -11,68 +11,36 @@ HB_WORKERS (the folder with notify-worker), HB_DEMO_CONF.
 Nothing sleeps to decide a result: wait_for() polls with a deadline.
 """
 
-import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import tempfile
+import sys
 import time
+from http.client import HTTPException
 
 import pytest
 
-VIGILD = os.environ.get("VIGILD", "vigild")
-VIGILCTL = os.environ.get("VIGILCTL", "vigilctl")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pylib"))
+from vigiltest import (VIGILCTL, VIGILD, Timeout, clean_env, http, kill_pids,  # noqa: E402,F401
+                       make_tmpdir, make_wait_for, pid_alive, pytest_runtest_makereport, read_text,
+                       run_ctl, sanitizer_reports, stop_gracefully, tagged_pids, wait_answers)
+
 WORKERS = os.environ.get("HB_WORKERS", "")
 DEMO_CONF = os.environ.get("HB_DEMO_CONF", "")
 
 # Deadlines only bound how long a failure takes; they are generous because
 # the suite also runs under ASan+UBSan on a small, busy machine.
 DEADLINE = float(os.environ.get("HB_TEST_DEADLINE", "20"))
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+# OSError/ValueError/KeyError/TypeError from cond mean "not yet".
+wait_for = make_wait_for(DEADLINE, (OSError, ValueError, KeyError, TypeError))
 
 
 def worker_path(name="notify-worker"):
     path = os.path.join(WORKERS, name)
     assert os.access(path, os.X_OK), f"{path} is not built (HB_WORKERS={WORKERS!r})"
     return path
-
-
-class Timeout(AssertionError):
-    pass
-
-
-def wait_for(cond, timeout=DEADLINE, what="condition", interval=0.02):
-    """Polls cond() until it returns something truthy and returns that.
-    OSError/ValueError/KeyError from cond mean "not yet"."""
-    deadline = time.monotonic() + timeout
-    last_err = None
-    while True:
-        try:
-            value = cond()
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            value, last_err = None, e
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            msg = f"timed out after {timeout:.1f}s waiting for {what}"
-            if last_err is not None:
-                msg += f" (last error: {last_err!r})"
-            raise Timeout(msg)
-        time.sleep(interval)
-
-
-def pid_alive(pid):
-    """True while pid runs; a zombie (dead, not yet reaped) counts as dead."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    state = stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3]
-    return state not in (b"Z", b"X")
 
 
 def read_events(path):
@@ -104,18 +72,6 @@ def read_kv(path):
     if not text.endswith("\n"):
         raise ValueError("incomplete")
     return dict(line.split("=", 1) for line in text.splitlines())
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
 
 
 class Vigil:
@@ -156,11 +112,7 @@ class Vigil:
             f.write(text)
 
     def env(self, extra=None):
-        env = dict(os.environ)
-        for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
-                  "VIGIL_SOCKET", "JOURNAL_STREAM"):
-            env.pop(k, None)
-        env["HB_TEST_TAG"] = self.dir
+        env = clean_env(self.tag)
         # ASan: keep reports in vigild's log; a leak or error fails teardown
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
@@ -175,51 +127,17 @@ class Vigil:
         self._logf = open(self.log, "ab")
         self.proc = subprocess.Popen([VIGILD, "-c", self.conf], stdin=subprocess.DEVNULL,
                                      stdout=self._logf, stderr=subprocess.STDOUT, env=self.env())
-        wait_for(self._healthy, what=f"vigild to answer on {self.sock}\n{self.log_text()[-3000:]}")
+        wait_answers(self.proc, self.sock, self.log_text, wait_for, DEADLINE)
         return self
 
-    def _healthy(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"vigild exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
-        status, _ = self.request("GET", "/healthz")
-        return status is not None
-
     def log_text(self):
-        try:
-            with open(self.log, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def tagged_pids(self):
-        """Every process carrying this test's tag (vigild and all it started)."""
-        pids = []
-        needle = self.tag.encode() + b"\0"
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    if needle in f.read():
-                        pids.append(int(entry))
-            except OSError:
-                pass
-        return pids
+        return read_text(self.log)
 
     def stop(self):
         """Graceful shutdown if possible, then SIGKILL whatever is left."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for pid in self.tagged_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if self.proc:
+            stop_gracefully(self.proc, 15)
+        kill_pids(tagged_pids(self.tag))
         if self._logf:
             self._logf.close()
             self._logf = None
@@ -228,19 +146,14 @@ class Vigil:
     # ctl ----------------------------------------------------------------
     def request(self, method, path, body=None, timeout=10):
         """(status, parsed JSON or text); (None, None) when vigild does not answer."""
-        conn = UnixHTTPConnection(self.sock, timeout=timeout)
         try:
-            conn.request(method, path, body=body)
-            resp = conn.getresponse()
-            data = resp.read()
-        except (OSError, http.client.HTTPException):
+            r = http(self.sock, method, path, body=body, timeout=timeout)
+        except (OSError, HTTPException):
             return None, None
-        finally:
-            conn.close()
         try:
-            return resp.status, json.loads(data)
+            return r.status, r.json()
         except ValueError:
-            return resp.status, data.decode("utf-8", "replace")
+            return r.status, r.text
 
     def api(self, method, path):
         status, body = self.request(method, path)
@@ -279,13 +192,11 @@ class Vigil:
     def ctl(self, *args, env=None, timeout=60):
         e = self.env(env)
         e["VIGIL_SOCKET"] = self.sock
-        return subprocess.run([VIGILCTL, *args], env=e, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=timeout)
+        return run_ctl(*args, env=e, timeout=timeout)
 
     def check_sanitizers(self):
         text = self.log_text()
-        for marker in SANITIZER_MARKERS:
-            assert marker not in text, f"vigild sanitizer report in {self.log}:\n{text[-6000:]}"
+        assert not sanitizer_reports(text), f"vigild sanitizer report in {self.log}:\n{text[-6000:]}"
 
 
 def shell_word(s):
@@ -295,19 +206,12 @@ def shell_word(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
-
-
 @pytest.fixture
 def vigil(request):
     """A Vigil for this test; the test calls .start(programs). Teardown stops
     vigild, kills everything tagged for the test, and fails the test if
     vigild reported a sanitizer error or ended badly."""
-    tmp = tempfile.mkdtemp(prefix="hb", dir="/tmp")
+    tmp = make_tmpdir("hb")
     v = Vigil(tmp)
     yield v
     rc = v.stop()

@@ -7,20 +7,20 @@ here sleeps to decide a result: wait_for() polls a condition until a
 deadline and fails with a message saying what it waited for.
 """
 
-import http.client
-import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import tempfile
+import sys
 import time
 
 import pytest
 
-VIGILD = os.environ.get("VIGILD", "vigild")
-VIGILCTL = os.environ.get("VIGILCTL", "vigilctl")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pylib"))
+from vigiltest import (VIGILCTL, VIGILD, Timeout, children_of, clean_env,  # noqa: E402,F401
+                       descendants_of, http, kill_pids, make_tmpdir, make_wait_for, pid_alive,
+                       pid_gone, proc_stat, pytest_runtest_makereport, raw_http, read_file,
+                       read_text, run_ctl, sanitizer_reports, tagged_pids, wait_answers)
+
 WORKERS = os.environ.get("VIGIL_WORKERS", "")
 
 # Deadlines are generous: the suite also runs under ASan/UBSan on a
@@ -29,7 +29,9 @@ DEFAULT_TIMEOUT = float(os.environ.get("VIGIL_TEST_TIMEOUT", "20"))
 
 STATES = {"STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"}
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+# OSError and ValueError raised by cond (a file not written yet, half a
+# JSON document) count as "not yet".
+wait_for = make_wait_for(DEFAULT_TIMEOUT, (OSError, ValueError))
 
 
 def W(name):
@@ -37,38 +39,6 @@ def W(name):
     path = os.path.join(WORKERS, name)
     assert os.access(path, os.X_OK), f"worker {path} is not built (VIGIL_WORKERS={WORKERS!r})"
     return path
-
-
-class Timeout(AssertionError):
-    pass
-
-
-def wait_for(cond, timeout=DEFAULT_TIMEOUT, what="condition", interval=0.02):
-    """Polls cond() until it returns something truthy, and returns that.
-
-    OSError and ValueError raised by cond (a file not written yet, half a
-    JSON document) count as "not yet". Raises Timeout naming `what`.
-    """
-    deadline = time.monotonic() + timeout
-    last_err = None
-    while True:
-        try:
-            value = cond()
-        except (OSError, ValueError) as e:
-            value, last_err = None, e
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            msg = f"timed out after {timeout:.0f}s waiting for {what}"
-            if last_err is not None:
-                msg += f" (last error: {last_err!r})"
-            raise Timeout(msg)
-        time.sleep(interval)
-
-
-def read_file(path):
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
 
 
 def read_lines(path):
@@ -89,123 +59,12 @@ def read_pid(path):
     return int(text[0]) if text else None
 
 
-def proc_stat(pid):
-    """(state, ppid) of a pid from /proc, or None if it does not exist."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    rest = data[data.rindex(")") + 2:].split()
-    return rest[0], int(rest[1])
-
-
-def pid_alive(pid):
-    """True if pid exists and is not a zombie."""
-    st = proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
-def pid_gone(pid):
-    """True if pid no longer exists at all (exited and reaped)."""
-    return proc_stat(pid) is None
-
-
-def all_pids():
-    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
-
-
-def children_of(ppid):
-    out = []
-    for pid in all_pids():
-        st = proc_stat(pid)
-        if st and st[1] == ppid:
-            out.append(pid)
-    return out
-
-
-def descendants_of(root):
-    parent = {}
-    for pid in all_pids():
-        st = proc_stat(pid)
-        if st:
-            parent[pid] = st[1]
-    out, frontier = [], [root]
-    while frontier:
-        p = frontier.pop()
-        for pid, pp in parent.items():
-            if pp == p and pid not in out:
-                out.append(pid)
-                frontier.append(pid)
-    return out
-
-
 def zombie_children(ppid):
     return [pid for pid in children_of(ppid) if (proc_stat(pid) or ("?",))[0] == "Z"]
 
 
 def open_fds(pid):
     return sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
-
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"<Reply {self.status} {self.body[:300]!r}>"
-
-
-def http(sock_path, method, path, body=None, timeout=30):
-    conn = UnixHTTPConnection(sock_path, timeout=timeout)
-    try:
-        conn.request(method, path, body=body if body is not None else (b"" if method == "POST" else None))
-        r = conn.getresponse()
-        return Reply(r.status, dict(r.getheaders()), r.read())
-    finally:
-        conn.close()
-
-
-def raw_http(sock_path, request_bytes, timeout=30):
-    """Sends bytes as they are and returns everything the server answers
-    until it closes; tolerates the server closing before it read all."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(sock_path)
-    try:
-        try:
-            s.sendall(request_bytes)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        chunks = []
-        while True:
-            try:
-                data = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        return b"".join(chunks)
-    finally:
-        s.close()
 
 
 class Vigil:
@@ -232,19 +91,11 @@ class Vigil:
         return path or self.conf
 
     def log(self):
-        try:
-            return read_file(self.logfile)
-        except FileNotFoundError:
-            return ""
+        return read_text(self.logfile)
 
     # -- vigild --------------------------------------------------------
     def env(self, **extra):
-        env = dict(os.environ)
-        env["VIGIL_TEST_TAG"] = self.dir
-        env.pop("VIGIL_SOCKET", None)
-        env.pop("NOTIFY_SOCKET", None)
-        env.update(extra)
-        return env
+        return clean_env(self.tag, **extra)
 
     def spawn(self, args=None, conf=None, logfile=None, extra_env=None, **popen_kw):
         """Starts a vigild process without waiting for anything."""
@@ -267,14 +118,7 @@ class Vigil:
         return self.proc
 
     def wait_ready(self, proc=None, timeout=DEFAULT_TIMEOUT):
-        proc = proc or self.proc
-
-        def answers():
-            if proc.poll() is not None:
-                raise AssertionError(f"vigild exited with {proc.returncode} before answering; log:\n{self.log()}")
-            return http(self.sock, "GET", "/healthz", timeout=5).status in (200, 503)
-
-        wait_for(answers, timeout, f"vigild to answer on {self.sock}")
+        wait_answers(proc or self.proc, self.sock, self.log, wait_for, timeout)
 
     @property
     def pid(self):
@@ -289,9 +133,7 @@ class Vigil:
 
     def ctl(self, *args, socket_path=None, env=None, timeout=120):
         """Runs vigilctl -s SOCKET ARGS; returns the CompletedProcess."""
-        argv = [VIGILCTL, "-s", socket_path or self.sock] + [str(a) for a in args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              env=env or self.env())
+        return run_ctl(*args, sock=socket_path or self.sock, env=env or self.env(), timeout=timeout)
 
     def programs(self):
         r = self.get("/v1/programs")
@@ -334,22 +176,7 @@ class Vigil:
     # -- cleanup -------------------------------------------------------
     def tagged_pids(self):
         """Every live process that inherited this test's environment tag."""
-        me = os.getpid()
-        out = []
-        needle = self.tag.encode()
-        for pid in all_pids():
-            if pid == me:
-                continue
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = f.read()
-            except OSError:
-                continue
-            if needle + b"\0" in env or env.endswith(needle):
-                st = proc_stat(pid)
-                if st and st[0] != "Z":
-                    out.append(pid)
-        return out
+        return tagged_pids(self.tag)
 
     def kill_everything(self):
         victims = set(self.extra_pids)
@@ -367,18 +194,14 @@ class Vigil:
             left = [pid for pid in victims | set(self.tagged_pids()) if pid_alive(pid)]
             if not left or time.monotonic() > deadline:
                 break
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            kill_pids(left)
             time.sleep(0.02)
         return left
 
 
 @pytest.fixture
 def vigil(request):
-    tmp = tempfile.mkdtemp(prefix="vg", dir="/tmp")
+    tmp = make_tmpdir("vg")
     os.chmod(tmp, 0o755)
     v = Vigil(tmp)
     yield v
@@ -389,12 +212,4 @@ def vigil(request):
         print(f"--- vigild log ({v.logfile}) ---\n{log[-6000:]}")
     shutil.rmtree(tmp, ignore_errors=True)
     assert not left, f"processes still alive after teardown: {left}"
-    bad = [m for m in SANITIZER_MARKERS if m in log]
-    assert not bad, f"sanitizer report in the vigild log:\n{log[-6000:]}"
-
-
-@pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+    assert not sanitizer_reports(log), f"sanitizer report in the vigild log:\n{log[-6000:]}"

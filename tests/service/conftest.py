@@ -6,22 +6,21 @@ killed, even when the test failed. Results are decided by polling with
 deadlines (wait_for), never by a fixed sleep.
 """
 
-import http.client
-import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import pytest
 
-VIGILD = os.environ.get("VIGILD", "vigild")
-VIGILCTL = os.environ.get("VIGILCTL", "vigilctl")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pylib"))
+from vigiltest import (VIGILCTL, VIGILD, Timeout, clean_env, cmdline, descendants_of,  # noqa: E402,F401
+                       http, kill_pids, make_tmpdir, make_wait_for, pid_alive, pid_gone, run_ctl,
+                       sanitizer_reports, stop_gracefully, wait_answers)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 WORKER = os.path.join(HERE, "worker.py")
@@ -31,32 +30,10 @@ LAUNCH = os.path.join(HERE, "launch.py")
 # Deadlines only bound how long a failure takes to be reported.
 TIMEOUT = float(os.environ.get("VIGIL_TEST_TIMEOUT", "30"))
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 SANITIZER_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "MSAN_OPTIONS")
 
-
-class Timeout(AssertionError):
-    pass
-
-
-def wait_for(cond, timeout=TIMEOUT, what="condition", interval=0.02):
-    """Polls cond() until truthy and returns its value; OSError/ValueError/
-    KeyError count as "not yet". Raises Timeout naming `what`."""
-    deadline = time.monotonic() + timeout
-    last_err = None
-    while True:
-        try:
-            value = cond()
-        except (OSError, ValueError, KeyError) as e:
-            value, last_err = None, e
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            msg = f"timed out after {timeout:.0f}s waiting for {what() if callable(what) else what}"
-            if last_err is not None:
-                msg += f" (last error: {last_err!r})"
-            raise Timeout(msg)
-        time.sleep(interval)
+# OSError/ValueError/KeyError from cond count as "not yet".
+wait_for = make_wait_for(TIMEOUT, (OSError, ValueError, KeyError))
 
 
 def worker(*args):
@@ -74,90 +51,6 @@ def file_ends_with_bytes(path, tail):
         return read_bytes(path).endswith(tail)
     except FileNotFoundError:
         return False
-
-
-def proc_stat(pid):
-    """(state, ppid) of pid, or None when it does not exist."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    rest = data[data.rindex(")") + 2:].split()
-    return rest[0], int(rest[1])
-
-
-def pid_alive(pid):
-    st = proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
-def pid_gone(pid):
-    return proc_stat(pid) is None
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode() for a in f.read().split(b"\0") if a]
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def descendants_of(root):
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            st = proc_stat(int(d))
-            if st:
-                parent[int(d)] = st[1]
-    out, frontier = [], [root]
-    while frontier:
-        p = frontier.pop()
-        for pid, pp in parent.items():
-            if pp == p and pid not in out:
-                out.append(pid)
-                frontier.append(pid)
-    return out
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
-
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self):
-        return json.loads(self.body)
-
-    @property
-    def text(self):
-        return self.body.decode("utf-8", "replace")
-
-    def __repr__(self):
-        return f"<Reply {self.status} {self.body[:400]!r}>"
-
-
-def http(sock_path, method, path, timeout=30):
-    conn = UnixHTTPConnection(sock_path, timeout=timeout)
-    try:
-        conn.request(method, path, body=b"" if method == "POST" else None)
-        r = conn.getresponse()
-        return Reply(r.status, dict(r.getheaders()), r.read())
-    finally:
-        conn.close()
 
 
 class NotifyListener:
@@ -248,11 +141,7 @@ class Vigil:
     def start(self, config=None, env=None, prefix=(), wait=True, vigil_section=None):
         if config is not None:
             self.write_config(config, vigil_section)
-        full_env = dict(os.environ)
-        for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
-                  "LISTEN_FDNAMES", "JOURNAL_STREAM", "VIGIL_SOCKET"):
-            full_env.pop(k, None)
-        full_env.update(env or {})
+        full_env = clean_env(**(env or {}))
         self.stdout = open(self.stdout_path, "wb")
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(list(prefix) + [VIGILD, "-c", self.conf], stdin=subprocess.DEVNULL,
@@ -263,11 +152,7 @@ class Vigil:
         return self
 
     def wait_up(self):
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"vigild exited with {self.proc.returncode}: {self.stderr_text()}")
-            return self.http("GET", "/healthz", timeout=5).status in (200, 503)
-        wait_for(up, what="vigild to answer on its socket")
+        wait_answers(self.proc, self.sock, self.stderr_text, wait_for, TIMEOUT)
 
     @property
     def pid(self):
@@ -329,8 +214,7 @@ class Vigil:
         return self.http("POST", "/v1/reload")
 
     def ctl(self, *args, timeout=60):
-        return subprocess.run([VIGILCTL, "-s", self.sock] + [str(a) for a in args], capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return run_ctl(*args, sock=self.sock, timeout=timeout)
 
     def signal(self, sig):
         os.kill(self.pid, sig)
@@ -340,31 +224,19 @@ class Vigil:
         if self.proc is None:
             return
         pids = set(descendants_of(self.pid)) | self.seen_pids
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_gracefully(self.proc, TIMEOUT)
         pids |= set(descendants_of(self.pid))
-        for pid in pids:
-            if pid_alive(pid) and pid != os.getpid():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        kill_pids([pid for pid in pids if pid_alive(pid) and pid != os.getpid()])
         self.stdout.close()
         self.stderr.close()
 
     def sanitizer_errors(self):
-        text = self.stderr_text()
-        return [m for m in SANITIZER_MARKERS if m in text]
+        return sanitizer_reports(self.stderr_text())
 
 
 @pytest.fixture
 def tmpdir_short():
-    d = tempfile.mkdtemp(prefix="vs", dir="/tmp")
+    d = make_tmpdir("vs")
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
