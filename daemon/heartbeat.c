@@ -80,6 +80,8 @@ void heartbeat_arm(struct proc *p)
 	if (p->heartbeat_timeout <= 0 || !p->pid)
 		return;
 	tv = heartbeat_timeval(p->heartbeat_timeout);
+	/* from now, not from the start of this (maybe long) loop turn */
+	event_base_update_cache_time(vigil.base);
 	evtimer_add(p->heartbeat_timer, &tv);
 	p->heartbeat_armed = true;
 }

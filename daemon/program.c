@@ -117,6 +117,9 @@ static void proc_arm_timer(struct proc *p, int64_t usec)
 {
 	struct timeval tv = { .tv_sec = usec / USEC_PER_SEC, .tv_usec = usec % USEC_PER_SEC };
 
+	/* libevent counts from the time cached at the start of this loop
+	 * turn; a spawn may have taken a while since */
+	event_base_update_cache_time(vigil.base);
 	evtimer_add(p->timer, &tv);
 }
 

@@ -261,7 +261,9 @@ def test_reload_during_stopping(vigil, change):
         # if it runs, it is the new command
         p = vigil.wait_state("slow", ("RUNNING", "STOPPED"))
         if p["state"] == "RUNNING":
-            assert cmdline(p["pid"])[-1].endswith("1008"), cmdline(p["pid"])
+            # /proc/PID/cmdline reads empty while the shell execs sleep
+            wait_for(lambda: (cmdline(p["pid"]) or [""])[-1].endswith("1008"),
+                     what=f"the new command, not {cmdline(p['pid'])}")
     elif change == "removed":
         wait_for(lambda: "slow" not in vigil.programs(), what="slow gone from status")
     else:
