@@ -111,17 +111,12 @@ static struct config *load_config(const char *path)
 
 static int run(struct config *config)
 {
-	struct event_config *ec = event_config_new();
 	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
 
 	/* beside the ctl socket, in vigild's runtime folder */
 	snprintf(notify_path, sizeof(notify_path), "%s.notify", config->socket);
 
-	/* timerfd-backed timers: heartbeat deadlines need better than the
-	 * millisecond rounding of epoll_wait. */
-	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	vigil.base = event_base_new_with_config(ec);
-	event_config_free(ec);
+	vigil.base = vigil_event_base_new();
 	vigil.config = config;
 	vigil.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (!vigil.base || vigil.devnull < 0 || setup_signals() < 0) {

@@ -25,5 +25,7 @@ struct vigil {
 extern struct vigil vigil;
 
 int64_t now_usec(void); /* CLOCK_MONOTONIC */
+/* The event loop as vigild needs it (precise timers). */
+struct event_base *vigil_event_base_new(void);
 
 #endif

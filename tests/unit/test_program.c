@@ -38,7 +38,7 @@ static void setup_config(const char *programs)
 	assert_non_null(f);
 	fputs(programs, f);
 	fclose(f);
-	vigil.base = event_base_new();
+	vigil.base = vigil_event_base_new();
 	vigil.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	assert_int_equal(reaper_init(), 0);
 	vigil.config = config_load(conf_path, &errors);
