@@ -122,12 +122,14 @@ static struct proc *plan_new(struct reload_plan *plan, struct program_config *cf
 	return p;
 }
 
-/* The current processes of an old program section, by instance. */
-static struct proc *old_instance(const struct program_config *oc, int instance)
+/* The current processes of an old program section: vigil.procs is
+ * sorted by priority, name, instance, so they stand together, instance 0
+ * first. One scan per program, not per instance. */
+static struct proc **old_instances(const struct program_config *oc)
 {
-	for (size_t i = 0; i < vigil.nprocs; i++)
-		if (vigil.procs[i]->cfg == oc && vigil.procs[i]->instance == instance)
-			return vigil.procs[i];
+	for (size_t i = 0; oc && i < vigil.nprocs; i++)
+		if (vigil.procs[i]->cfg == oc)
+			return &vigil.procs[i];
 	return NULL;
 }
 
@@ -135,6 +137,7 @@ static void plan_program(struct reload_plan *plan, struct program_config *oc, st
 {
 	bool autostart = nc->autostart && !nc->bind_to;
 	int n_old = oc ? oc->numprocs : 0;
+	struct proc **old = old_instances(oc);
 
 	if (!oc) {
 		json_array_append_new(plan->added, json_string(nc->name));
@@ -143,15 +146,15 @@ static void plan_program(struct reload_plan *plan, struct program_config *oc, st
 	} else if (program_config_equal(oc, nc)) {
 		json_array_append_new(plan->unchanged, json_string(nc->name));
 		for (int k = 0; k < n_old; k++)
-			plan_keep(plan, old_instance(oc, k), nc);
+			plan_keep(plan, old[k], nc);
 	} else if (program_config_equal_but_numprocs(oc, nc) && n_old > 1 && nc->numprocs > 1) {
 		/* only the number of instances changed: add or remove some */
 		json_array_append_new(plan->changed, json_string(nc->name));
 		for (int k = 0; k < n_old; k++) {
 			if (k < nc->numprocs)
-				plan_keep(plan, old_instance(oc, k), nc);
+				plan_keep(plan, old[k], nc);
 			else
-				reload_retire(old_instance(oc, k), NULL);
+				reload_retire(old[k], NULL);
 		}
 		for (int k = n_old; k < nc->numprocs; k++)
 			plan_new(plan, nc, k, autostart);
@@ -160,10 +163,10 @@ static void plan_program(struct reload_plan *plan, struct program_config *oc, st
 		for (int k = 0; k < nc->numprocs; k++) {
 			struct proc *np = plan_new(plan, nc, k, k >= n_old && autostart);
 			if (k < n_old)
-				reload_retire(old_instance(oc, k), np);
+				reload_retire(old[k], np);
 		}
 		for (int k = nc->numprocs; k < n_old; k++)
-			reload_retire(old_instance(oc, k), NULL);
+			reload_retire(old[k], NULL);
 	}
 }
 
@@ -176,9 +179,10 @@ static void reload_adopt_orphans(struct config *old, struct config *new, struct 
 		if (nc && program_config_equal(oc, nc))
 			continue;
 		if (!nc) {
+			struct proc **old_procs = old_instances(oc);
 			json_array_append_new(plan->removed, json_string(oc->name));
 			for (int k = 0; k < oc->numprocs; k++)
-				reload_retire(old_instance(oc, k), NULL);
+				reload_retire(old_procs[k], NULL);
 		}
 		orphan_cfgs = grow(orphan_cfgs, norphan_cfgs, sizeof(*orphan_cfgs));
 		orphan_cfgs[norphan_cfgs++] = oc;

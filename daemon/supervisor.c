@@ -34,11 +34,13 @@ static int proc_order(const void *a, const void *b)
 
 static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg);
 
-static struct proc *supervisor_find_instance(const char *program, int instance)
+/* The processes of a program stand together in vigil.procs (sorted by
+ * priority, name, instance), instance 0 first. */
+static struct proc **supervisor_find_instances(const char *program)
 {
 	for (size_t i = 0; i < vigil.nprocs; i++)
-		if (vigil.procs[i]->instance == instance && strcmp(vigil.procs[i]->cfg->name, program) == 0)
-			return vigil.procs[i];
+		if (strcmp(vigil.procs[i]->cfg->name, program) == 0)
+			return &vigil.procs[i];
 	return NULL;
 }
 
@@ -47,6 +49,9 @@ static struct proc *supervisor_find_instance(const char *program, int instance)
  * other combination). */
 static void supervisor_bind_children(void)
 {
+	const char *block_name = NULL; /* the last parent program looked up */
+	struct proc **block = NULL;
+
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		vigil.procs[i]->parent = NULL;
 		vigil.procs[i]->nchildren = 0;
@@ -56,9 +61,11 @@ static void supervisor_bind_children(void)
 		const struct program_config *pc = child->cfg;
 		if (!pc->daemon || !pc->bind_to)
 			continue;
-		parent = supervisor_find_instance(pc->bind_to, child->instance);
-		if (!parent)
-			parent = supervisor_find_instance(pc->bind_to, 0);
+		if (!block_name || strcmp(block_name, pc->bind_to) != 0) {
+			block_name = pc->bind_to;
+			block = supervisor_find_instances(pc->bind_to);
+		}
+		parent = block[block[0]->cfg->numprocs == 1 ? 0 : child->instance];
 		child->parent = parent;
 		parent->children = realloc(parent->children, (parent->nchildren + 1) * sizeof(*parent->children));
 		if (!parent->children)
