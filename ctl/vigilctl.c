@@ -143,6 +143,9 @@ static enum verdict judge(const char *action, json_t *p, json_t *before)
 
 	if (strcmp(action, "stop") == 0)
 		return state == STATE_STOPPED || state == STATE_EXITED || state == STATE_FATAL ? DONE : WAIT;
+	/* a bound daemon child starts once its parent is RUNNING */
+	if (state == STATE_STOPPED && json_is_string(json_object_get(p, "bind_to")))
+		return WAIT;
 	if (state == STATE_FATAL || state == STATE_EXITED || state == STATE_STOPPED)
 		return FAILED;
 	if (state != STATE_RUNNING)

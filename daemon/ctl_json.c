@@ -8,7 +8,7 @@
 #include "program.h"
 
 /* Text from programs (STATUS=) or paths need not be UTF-8; JSON must be. */
-static json_t *text_or_null(const char *s)
+json_t *text_or_null(const char *s)
 {
 	json_t *j;
 	char *ascii;

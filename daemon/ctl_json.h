@@ -9,6 +9,8 @@
 struct proc;
 
 json_t *proc_to_json(const struct proc *p, int64_t now);
+/* A JSON string of s with bytes that are not UTF-8 replaced, or null. */
+json_t *text_or_null(const char *s);
 /* {"programs": [...]} for a list of processes, written one process at a
  * time: 10,000 of them never exist as one JSON tree in memory. */
 struct evbuffer;

@@ -79,7 +79,8 @@ static void ctl_reply_error(struct evhttp_request *req, int code, const char *fm
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ctl_reply_json(req, code, json_pack("{s:s}", "error", msg));
+	/* msg may echo the request's bytes: keep the reply valid JSON */
+	ctl_reply_json(req, code, json_pack("{s:o}", "error", text_or_null(msg)));
 }
 
 static void ctl_get_programs(struct evhttp_request *req, const char *name, const char *action)
@@ -206,6 +207,11 @@ static void ctl_get_log(struct evhttp_request *req, const char *name, const char
 		output_ring_tail(p->output.ring[stream], (size_t)ctl_query_long(&params, "lines", 100, 100000), buf);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
 		if (ctl_query_long(&params, "follow", 0, 1)) {
+			/* A follower may hear nothing for hours: no read timeout.
+			 * A client that stops reading still times out on writes. */
+			struct timeval write_tv = { CTL_IDLE_TIMEOUT_S, 0 };
+			bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)),
+						 NULL, &write_tv);
 			evhttp_send_reply_start(req, HTTP_OK, "OK");
 			evhttp_send_reply_chunk(req, buf);
 			output_ring_follow(p->output.ring[stream], req);

@@ -54,9 +54,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGINT:
 		if (vigil.shutting_down) {
 			log_warn("second %s during shutdown: killing what is left", sig == SIGINT ? "SIGINT" : "SIGTERM");
-			for (size_t i = 0; i < vigil.nprocs; i++)
-				if (vigil.procs[i]->pid)
-					kill(-vigil.procs[i]->pid, SIGKILL);
+			supervisor_kill_all();
 			return;
 		}
 		supervisor_begin_shutdown();

@@ -61,7 +61,8 @@ static int output_file_open(struct output_file *f, char *err, size_t errlen)
 	f->fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
 	if (f->fd < 0)
 		return snprintf(err, errlen, "cannot open %s: %s", f->path, strerror(errno)), -1;
-	f->size = fstat(f->fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
+	f->rotatable = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
+	f->size = f->rotatable ? (unsigned long long)st.st_size : 0;
 	return 0;
 }
 
@@ -114,7 +115,7 @@ static void output_write_all(int fd, const char *buf, size_t len)
 static void output_to_file(struct proc *p, int stream, const char *data, size_t len)
 {
 	struct output_file *f = &p->output.file[stream];
-	unsigned long long max = p->cfg->log_max_size;
+	unsigned long long max = f->rotatable ? p->cfg->log_max_size : 0;
 	const char *end = data + len;
 
 	while (f->fd >= 0 && data < end) {
@@ -137,8 +138,12 @@ static void output_to_file(struct proc *p, int stream, const char *data, size_t 
 			len -= (size_t)(cut - data);
 			data = cut;
 		}
-		if (data < end)
+		if (data < end) {
+			unsigned long long before = f->size;
 			output_file_rotate(f, p->cfg);
+			if (f->size >= before) /* could not rotate (EBUSY, EACCES...): write on */
+				max = 0;
+		}
 	}
 }
 

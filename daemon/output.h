@@ -19,6 +19,7 @@ struct output_file {
 	char *path;
 	int fd;
 	unsigned long long size;
+	bool rotatable; /* a regular file: /dev/stdout or a FIFO is never rotated */
 };
 
 struct proc_output {

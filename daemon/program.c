@@ -140,6 +140,7 @@ static void proc_begin_kill(struct proc *p, enum kill_reason reason, int signo)
 {
 	p->kill_reason = reason;
 	p->kill_from = p->state;
+	evtimer_del(p->timer); /* start_secs or ready_timeout no longer apply */
 	proc_set_state(p, STATE_STOPPING);
 	heartbeat_disarm(p);
 	if (p->cfg->daemon || p->cfg->stop_timeout == 0) {
@@ -241,6 +242,10 @@ static void proc_timer_fired(evutil_socket_t fd, short what, void *arg)
 		proc_begin_kill(p, KILL_READY_TIMEOUT, p->cfg->stop_signal);
 		break;
 	case STATE_BACKOFF:
+		if (vigil.shutting_down) {
+			proc_set_state(p, STATE_STOPPED);
+			break;
+		}
 		p->restarts++;
 		proc_spawn(p);
 		break;
@@ -370,6 +375,7 @@ int proc_request_stop(struct proc *p)
 	char buf[16];
 
 	p->start_after_stop = false;
+	p->follow_parent = false;
 	switch (p->state) {
 	case STATE_STARTING:
 	case STATE_RUNNING:
@@ -480,8 +486,9 @@ void proc_on_heartbeat_lost(struct proc *p, const char *why)
 
 void proc_on_parent_running(struct proc *child)
 {
-	if (child->cfg->autostart || child->start_after_stop)
+	if (child->cfg->autostart || child->follow_parent)
 		proc_request_start(child);
+	child->follow_parent = false;
 }
 
 void proc_on_parent_gone(struct proc *child)
@@ -490,10 +497,13 @@ void proc_on_parent_gone(struct proc *child)
 	case STATE_STARTING:
 	case STATE_RUNNING:
 		proc_begin_kill(child, KILL_STOP, SIGKILL);
+		/* it comes back with its parent, even if only started by hand */
+		child->follow_parent = true;
 		break;
 	case STATE_BACKOFF:
 		evtimer_del(child->timer);
 		proc_set_state(child, STATE_STOPPED);
+		child->follow_parent = true;
 		break;
 	default:
 		break;

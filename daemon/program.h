@@ -51,6 +51,7 @@ struct proc {
 	enum kill_reason kill_reason; /* why the coming exit was caused */
 	enum proc_state kill_from;    /* the state it was killed from */
 	bool start_after_stop;	      /* restart: start again once stopped */
+	bool follow_parent;	      /* daemon child: start again when the parent runs */
 
 	/* heartbeat: a deadline re-armed by every WATCHDOG=1 */
 	struct event *heartbeat_timer;

@@ -135,7 +135,9 @@ static struct proc **old_instances(const struct program_config *oc)
 
 static void plan_program(struct reload_plan *plan, struct program_config *oc, struct program_config *nc)
 {
-	bool autostart = nc->autostart && !nc->bind_to;
+	/* a bound daemon child whose parent is not RUNNING refuses (EAGAIN)
+	 * and starts with its parent later */
+	bool autostart = nc->autostart;
 	int n_old = oc ? oc->numprocs : 0;
 	struct proc **old = old_instances(oc);
 

@@ -79,13 +79,6 @@ char **spawn_env_build(const struct proc *p, char *err, size_t errlen)
 	env_putf(&e, "VIGIL_PROGRAM=%s", p->cfg->name);
 	env_putf(&e, "VIGIL_PROCESS_NAME=%s", p->name);
 	env_putf(&e, "VIGIL_PROCESS_NUM=%d", p->instance);
-	if (notify_socket_path())
-		env_putf(&e, "NOTIFY_SOCKET=%s", notify_socket_path());
-	if (p->heartbeat_timeout > 0) {
-		env_putf(&e, "WATCHDOG_USEC=%lld", (long long)p->heartbeat_timeout);
-		/* the pid is unknown until fork: the child writes it in here */
-		env_putf(&e, "%s%-20s", SPAWN_WATCHDOG_PID, "");
-	}
 	for (char **v = p->cfg->environment; v && *v; v++) {
 		char *kv = expand_program_vars(*v, p->cfg->name, p->instance, err, errlen);
 		if (!kv) {
@@ -94,7 +87,14 @@ char **spawn_env_build(const struct proc *p, char *err, size_t errlen)
 		}
 		env_put(&e, kv);
 	}
-	if (!e.vars)
-		env_putf(&e, "VIGIL_PROGRAM=%s", p->cfg->name);
+	/* last, so `environment` cannot replace the notify contract (nor the
+	 * reserved WATCHDOG_PID= slot the child writes its pid into) */
+	if (notify_socket_path())
+		env_putf(&e, "NOTIFY_SOCKET=%s", notify_socket_path());
+	if (p->heartbeat_timeout > 0) {
+		env_putf(&e, "WATCHDOG_USEC=%lld", (long long)p->heartbeat_timeout);
+		/* the pid is unknown until fork: the child writes it in here */
+		env_putf(&e, "%s%-20s", SPAWN_WATCHDOG_PID, "");
+	}
 	return e.vars;
 }

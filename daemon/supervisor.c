@@ -2,6 +2,7 @@
 #include "supervisor.h"
 
 #include <event2/event.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -96,6 +97,9 @@ void supervisor_reindex(void)
 {
 	qsort(vigil.procs, vigil.nprocs, sizeof(*vigil.procs), proc_order);
 	supervisor_bind_children();
+	/* an autostart under way goes on from the start of the new order;
+	 * it skips what already runs */
+	autostart_next = 0;
 }
 
 void supervisor_free(void)
@@ -182,6 +186,25 @@ static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg)
 		    (daemons ? p->cfg->daemon : p->cfg->priority == top))
 			proc_request_stop(p);
 	}
+}
+
+static void kill_now(const struct proc *p)
+{
+	if (!p->pid)
+		return;
+	kill(-p->pgid, SIGKILL);
+	kill(p->pid, SIGKILL); /* MAINPID= may have moved it out of its group */
+}
+
+void supervisor_kill_all(void)
+{
+	struct proc **retiring;
+	size_t nretiring = reload_retiring(&retiring);
+
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		kill_now(vigil.procs[i]);
+	for (size_t i = 0; i < nretiring; i++)
+		kill_now(retiring[i]);
 }
 
 void supervisor_begin_shutdown(void)

@@ -18,6 +18,9 @@ void supervisor_start_autostart(void);
 /* Stops everything in descending priority, daemon children first, then
  * leaves the event loop. */
 void supervisor_begin_shutdown(void);
+/* SIGKILL to every process group still running, retiring ones too
+ * (a second SIGTERM/SIGINT during shutdown). */
+void supervisor_kill_all(void);
 /* Called by program.c after every state change. */
 void supervisor_on_state_change(struct proc *p, enum proc_state old);
 
