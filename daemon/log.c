@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "output_stdio.h"
+#include "vigild.h"
+
 static int log_level = LOG_INFO;
 static bool log_to_journal;
 
@@ -68,8 +71,9 @@ static const char *log_level_name(int level)
 
 void log_msg(int level, const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], out[2100];
 	va_list ap;
+	int n;
 
 	if (level > log_level)
 		return;
@@ -77,7 +81,15 @@ void log_msg(int level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (log_to_journal)
-		fprintf(stderr, "<%d>%s\n", level, line);
+		n = snprintf(out, sizeof(out), "<%d>%s\n", level, line);
 	else
-		fprintf(stderr, "vigild: %s: %s\n", log_level_name(level), line);
+		n = snprintf(out, sizeof(out), "vigild: %s: %s\n", log_level_name(level), line);
+	if (n >= (int)sizeof(out))
+		n = sizeof(out) - 1, out[n - 1] = '\n';
+	/* once the loop runs, through the non-blocking sink shared with the
+	 * programs' inherited stderr: a stalled reader never stalls vigild */
+	if (vigil.base)
+		output_stdio_write(2, out, (size_t)n);
+	else
+		fputs(out, stderr);
 }

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "output_ring.h"
+#include "output_stdio.h"
 #include "program.h"
 #include "vigild.h"
 
@@ -178,7 +179,7 @@ static void output_deliver(struct output_pipe *op, const char *data, size_t len)
 	if (spec->kind == OUTPUT_FILE)
 		output_to_file(p, op->stream, data, len);
 	else if (spec->kind == OUTPUT_INHERIT)
-		output_write_all(op->stream == OUTPUT_STDOUT_STREAM ? 1 : 2, data, len);
+		output_stdio_write(op->stream == OUTPUT_STDOUT_STREAM ? 1 : 2, data, len);
 }
 
 /* Takes every complete line out of pending and delivers them in one go;
@@ -342,6 +343,7 @@ void output_free_detached(void)
 {
 	while (detached_pipes)
 		output_pipe_close(detached_pipes);
+	output_stdio_free();
 }
 
 void output_reopen_files(void)

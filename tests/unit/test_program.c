@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../../daemon/config.h"
+#include "../../daemon/output.h"
 #include "../../daemon/program.h"
 #include "../../daemon/reaper.h"
 #include "../../daemon/supervisor.h"
@@ -56,6 +57,7 @@ static int teardown(void **state)
 			kill(-vigil.procs[i]->pid, SIGKILL);
 	vigil.shutting_down = false;
 	supervisor_free();
+	output_free_detached();
 	reaper_free();
 	config_free(vigil.config);
 	vigil.config = NULL;
