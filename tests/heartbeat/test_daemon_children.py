@@ -227,3 +227,41 @@ def test_killed_the_moment_its_parent_stops_or_restarts(vigil):
     assert took < DEATH_LIMIT, took
     vigil.wait_running("parent", not_pid=parent, timeout=20)
     vigil.wait_running("kid", not_pid=kid)
+
+
+def test_stop_all_then_start_all_waits_for_bound_children(vigil):
+    """Regression: `vigilctl start all` waits until the daemon child bound
+    to a slowly starting program runs too, and exits 0."""
+    vigil.start(pair(vigil).replace("start_secs = 0", "start_secs = 1s", 1))
+    parent = vigil.wait_running("parent")["pid"]
+    kid = vigil.wait_running("kid")["pid"]
+    r = vigil.ctl("stop", "all")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    for name in ("parent", "kid"):
+        p = vigil.prog(name)
+        assert p["state"] == "STOPPED" and p["pid"] is None, p
+    r = vigil.ctl("start", "all")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    # start all returned only once both run: no waiting needed here
+    for name, old in (("parent", parent), ("kid", kid)):
+        p = vigil.prog(name)
+        assert p["state"] == "RUNNING" and p["pid"] and p["pid"] != old, p
+
+
+def test_daemon_child_started_by_hand_follows_its_parent(vigil):
+    """Regression: a daemon child with autostart = no, started by hand,
+    comes back (new process) when its parent is restarted."""
+    vigil.start(pair(vigil, kid_extra="autostart = no"))
+    vigil.wait_running("parent")
+    kid = vigil.prog("kid")
+    assert kid["state"] == "STOPPED" and kid["pid"] is None, kid
+    r = vigil.ctl("start", "kid")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    kid = vigil.wait_running("kid")["pid"]
+    parent = vigil.prog("parent")["pid"]
+    r = vigil.ctl("restart", "parent")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    vigil.wait_running("parent", not_pid=parent)
+    new_kid = vigil.wait_running("kid", not_pid=kid)["pid"]
+    assert not pid_alive(kid)
+    assert pid_alive(new_kid)

@@ -423,3 +423,27 @@ start_secs = 0
     wait_for(lambda: any(p["name"] == "added" for p in vigil.programs()), what="SIGHUP to load the new program")
     vigil.wait_running("added")
     assert vigil.program("keep")["pid"] == keep
+
+
+def test_non_utf8_input_gets_json_errors(vigil):
+    """Regression: a name or signal that decodes to bytes that are not
+    UTF-8 still gets a JSON error body."""
+    vigil.start(f"""
+[program:x]
+command = {W('run-forever')}
+start_secs = 0
+""")
+    vigil.wait_running("x")
+    r = vigil.get("/v1/programs/%FF")
+    assert r.status == 404, r
+    body = r.json()
+    assert "error" in body and isinstance(body["error"], str), body
+    r = vigil.post("/v1/programs/x/signal?sig=%FF")
+    assert r.status == 400, r
+    body = r.json()
+    assert "error" in body and isinstance(body["error"], str), body
+    # the same with a name that does not exist
+    r = vigil.post("/v1/programs/%FF/signal?sig=%FF")
+    assert r.status in (400, 404), r
+    assert "error" in r.json(), r
+    assert vigil.state("x") == "RUNNING"

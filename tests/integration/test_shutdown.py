@@ -102,3 +102,41 @@ stop_timeout = 60s
     vigil.proc.send_signal(signal.SIGTERM)
     assert vigil.wait_exit(timeout=30) == 0
     wait_for(lambda: pid_gone(pid), timeout=5, what="stubborn gone")
+
+
+@pytest.mark.parametrize("how", ["vigilctl", "sigterm"])
+def test_no_restart_from_backoff_during_shutdown(vigil, how):
+    """Regression: while a higher-priority program takes its stop_timeout,
+    a lower-priority program waiting in BACKOFF is not started again."""
+    vigil.start(f"""
+[program:stubborn]
+command = {W('ignore-term')} {vigil.path('pid')}
+priority = 200
+start_secs = 0
+stop_timeout = 2s
+[program:crash]
+command = {W('crash-after')} 0 1 {vigil.path('crashes')}
+priority = 10
+start_secs = 1s
+restart = always
+restart_delay = 300ms
+restart_delay_max = 300ms
+start_limit_burst = 1000
+""")
+    vigil.wait_running("stubborn")
+    wait_for(lambda: read_pid(vigil.path("pid")), what="stubborn ready")
+    wait_for(lambda: len(read_lines(vigil.path("crashes"))) >= 2, what="crash restarted at least once")
+    vigil.wait_state("crash", "BACKOFF")
+    if how == "vigilctl":
+        r = vigil.ctl("shutdown", "--no-block")
+        assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    else:
+        vigil.proc.send_signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    assert vigil.wait_exit() == 0, vigil.log()[-3000:]
+    assert time.monotonic() - t0 >= 1.5, "stubborn should have needed its stop_timeout"
+    log = vigil.log()
+    assert "shutting down" in log, log[-3000:]
+    after = log[log.index("shutting down"):]
+    assert "crash: started pid" not in after, f"crash started during shutdown:\n{after}"
+    assert not vigil.tagged_pids()

@@ -200,3 +200,22 @@ stop_signal = KILL
     vigil.proc.wait()
     wait_for(lambda: not pid_alive(a), what="svc to die with vigild (PR_SET_PDEATHSIG)")
     wait_for(lambda: not pid_alive(b), what="stubborn to die with vigild (PR_SET_PDEATHSIG = its stop_signal KILL)")
+
+
+def test_notify_variables_cannot_be_overridden(vigil):
+    """Regression: `environment` cannot replace the notify contract:
+    WATCHDOG_PID is the child's own pid, NOTIFY_SOCKET is vigild's."""
+    out = vigil.path("env")
+    vigil.start(f"""
+[program:envy]
+command = {W('report-env')} {out}
+environment = WATCHDOG_PID=1, NOTIFY_SOCKET=/nope, WATCHDOG_USEC=7, OTHER=kept
+heartbeat_timeout = 5s
+start_secs = 0
+""")
+    rep = report(vigil, out)
+    env = rep["env"]
+    assert env.get("WATCHDOG_PID") == rep["pid"], (env.get("WATCHDOG_PID"), rep["pid"])
+    assert env.get("NOTIFY_SOCKET") == vigil.sock + ".notify", env.get("NOTIFY_SOCKET")
+    assert env.get("WATCHDOG_USEC") == "5000000", env.get("WATCHDOG_USEC")
+    assert env.get("OTHER") == "kept"

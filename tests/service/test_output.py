@@ -354,3 +354,47 @@ def test_follower_of_a_reloaded_program_is_ended(vigil):
         for f, _ in followers:
             f.kill()
             f.wait()
+
+
+@pytest.mark.parametrize("backups", [0, 2])
+def test_size_limit_on_a_symlink_to_dev_null_keeps_vigild_responsive(vigil, backups):
+    """Regression: stdout = file:PATH where PATH is a symlink to /dev/null,
+    with a tiny log_max_size. A non-regular file is never rotated (no
+    truncation retried forever at 100% CPU, no rename of the link away)."""
+    import stat
+    import time
+
+    link = vigil.path("dn")
+    os.symlink("/dev/null", link)
+    vigil.start(f"""
+[program:chat]
+command = {worker('chatter', 0.001)}
+start_secs = 0
+stdout = file:{link}
+log_max_size = 1K
+log_backups = {backups}
+""")
+    vigil.wait_running("chat")
+    # well past 1K written: the ring shows many lines
+    def last_chat():
+        words = vigil.ctl("log", "chat", "-n", "1").stdout.split()
+        return int(words[1]) if len(words) == 2 else -1
+
+    wait_for(lambda: last_chat() > 500, what="more than 1K of output from the program")
+    answered = 0
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        r = vigil.http("GET", "/healthz", timeout=1.0)
+        took = time.monotonic() - t0
+        assert r.status == 200, r
+        assert took < 1.0, f"GET /healthz took {took:.2f}s"
+        answered += 1
+        time.sleep(0.2)
+    assert answered >= 5, answered
+    assert vigil.state("chat") == "RUNNING"
+    # nothing renamed or replaced: the link still points at the device
+    assert os.path.islink(link) and os.readlink(link) == "/dev/null"
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null is no longer a char device"
+    assert not os.path.lexists(link + ".1") and not os.path.lexists(link + ".2"), os.listdir(vigil.dir)
+    assert vigil.alive()

@@ -300,3 +300,21 @@ def test_changed_output_path_takes_effect(vigil):
 def read_text(path):
     with open(path) as f:
         return f.read()
+
+
+def test_reload_adding_a_daemon_child_of_a_running_program_starts_it(vigil):
+    """Regression: a reload that adds a daemon child bound to a program
+    that is already RUNNING starts the child (nothing else would)."""
+    web = "[program:web]\ncommand = /bin/sleep 1001\nstart_secs = 0\n"
+    vigil.start(web)
+    before = vigil.wait_running("web")["web"]
+    vigil.write_config(web + "[program:dog]\ncommand = /bin/sleep 1006\ndaemon = yes\nbind_to = web\n"
+                             "heartbeat_timeout = 0\nstart_secs = 0\n")
+    r = vigil.reload()
+    assert r.status == 200, r
+    assert r.json()["added"] == ["dog"] and r.json()["unchanged"] == ["web"], r
+    after = vigil.wait_running("web", "dog")
+    assert after["web"] == before and pid_alive(before)
+    assert cmdline(after["dog"]) == ["/bin/sleep", "1006"], cmdline(after["dog"])
+    dog = vigil.programs()["dog"]
+    assert dog["daemon"] is True and dog["bind_to"] == "web", dog
