@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -118,7 +119,43 @@ fail:
 	return -1;
 }
 
+/* Membership from NSS (files, LDAP, sssd) is looked up once per uid and
+ * kept a few seconds: vigilctl polls while it waits. */
+#define GROUP_CACHE_SIZE 16
+#define GROUP_CACHE_USEC (5 * 1000000LL)
+
+static struct {
+	uid_t uid;
+	gid_t group;
+	bool member;
+	long long until; /* monotonic usec; 0: empty */
+} group_cache[GROUP_CACHE_SIZE];
+
+static long long mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool uid_in_group_lookup(uid_t uid, gid_t group);
+
 static bool uid_in_group(uid_t uid, gid_t group)
+{
+	long long now = mono_usec();
+	unsigned slot = (unsigned)uid % GROUP_CACHE_SIZE;
+
+	if (group_cache[slot].until > now && group_cache[slot].uid == uid && group_cache[slot].group == group)
+		return group_cache[slot].member;
+	group_cache[slot].uid = uid;
+	group_cache[slot].group = group;
+	group_cache[slot].member = uid_in_group_lookup(uid, group);
+	group_cache[slot].until = now + GROUP_CACHE_USEC;
+	return group_cache[slot].member;
+}
+
+static bool uid_in_group_lookup(uid_t uid, gid_t group)
 {
 	struct passwd *pw = getpwuid(uid);
 	gid_t groups[256];

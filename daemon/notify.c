@@ -58,6 +58,10 @@ static struct proc *notify_find_sender(pid_t pid)
 	p = reaper_find(pgid);
 	if (p && p->pgid == pgid)
 		return p->cfg->notify_access == NOTIFY_ACCESS_ALL ? p : NULL;
+	/* only a MAINPID= move leaves a group without its leader in the
+	 * table; without one, a flood from strangers costs no scan */
+	if (proc_moved_mainpids == 0)
+		return NULL;
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		p = vigil.procs[i];
 		if (p->pid && p->pgid == pgid && p->cfg->notify_access == NOTIFY_ACCESS_ALL)
