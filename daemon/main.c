@@ -110,6 +110,7 @@ static struct config *load_config(const char *path)
 static int run(struct config *config)
 {
 	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+	int n_left;
 
 	/* beside the ctl socket, in vigild's runtime folder */
 	snprintf(notify_path, sizeof(notify_path), "%s.notify", config->socket);
@@ -140,6 +141,9 @@ static int run(struct config *config)
 		 vigil.nprocs, config->path);
 	supervisor_start_autostart();
 	event_base_dispatch(vigil.base);
+	n_left = reaper_kill_leftovers();
+	if (n_left)
+		log_info("killed %d leftover processes that had left their programs' process groups", n_left);
 	return EXIT_OK;
 }
 

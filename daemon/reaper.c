@@ -5,7 +5,9 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include "log.h"
@@ -64,6 +66,27 @@ void reaper_reap(void)
 	}
 	if (pid < 0 && errno != ECHILD)
 		log_warn("waitpid: %s", strerror(errno));
+}
+
+int reaper_kill_leftovers(void)
+{
+	char path[64];
+	FILE *f;
+	int pid, n = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d", &pid) == 1) {
+		if (kill(pid, SIGKILL) == 0)
+			n++;
+	}
+	fclose(f);
+	for (int i = 0; i < n; i++)
+		if (waitpid(-1, NULL, 0) < 0)
+			break;
+	return n;
 }
 
 static void reaper_on_sigchld(evutil_socket_t sig, short what, void *arg)
