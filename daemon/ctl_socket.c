@@ -10,10 +10,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "vigild.h"
 
 static int fill_addr(struct sockaddr_un *sa, const char *path)
 {
@@ -131,19 +131,11 @@ static struct {
 	long long until; /* monotonic usec; 0: empty */
 } group_cache[GROUP_CACHE_SIZE];
 
-static long long mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool uid_in_group_lookup(uid_t uid, gid_t group);
 
 static bool uid_in_group(uid_t uid, gid_t group)
 {
-	long long now = mono_usec();
+	long long now = now_usec();
 	unsigned slot = (unsigned)uid % GROUP_CACHE_SIZE;
 
 	if (group_cache[slot].until > now && group_cache[slot].uid == uid && group_cache[slot].group == group)

@@ -97,19 +97,6 @@ static void output_file_rotate(struct output_file *f, const struct program_confi
 		log_err("%s", err);
 }
 
-static void output_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* a full disk must not stop supervision */
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Writes whole lines (data ends with \n), rotating between two lines
  * whenever the next one would take the file past log_max_size; only a
  * single line longer than the limit makes a file larger. */

@@ -73,6 +73,19 @@ static void stdio_open(struct stdio_sink *s, int target)
 	s->nonblocking = s->queue && s->ev;
 }
 
+void output_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* a full disk or a gone reader must not stop supervision */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
 void output_stdio_write(int target, const char *data, size_t len)
 {
 	struct stdio_sink *s = &sinks[target == 2];
@@ -85,9 +98,7 @@ void output_stdio_write(int target, const char *data, size_t len)
 		s->nonblocking = false;
 	}
 	if (!s->nonblocking) {
-		while (len > 0 && ((n = write(s->fd, data, len)) > 0 || (n < 0 && errno == EINTR)))
-			if (n > 0)
-				data += n, len -= (size_t)n;
+		output_write_all(s->fd, data, len);
 		return;
 	}
 	if (evbuffer_get_length(s->queue) == 0) {

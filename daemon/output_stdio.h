@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+/* write() until done, retrying EINTR; gives up on any other error. */
+void output_write_all(int fd, const char *buf, size_t len);
 /* target: 1 or 2. Never blocks on a stalled reader (drops instead). */
 void output_stdio_write(int target, const char *data, size_t len);
 void output_stdio_free(void);

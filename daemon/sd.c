@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include "../common/parse.h"
 #include "log.h"
@@ -88,13 +87,9 @@ void sd_glue_ready(void)
 
 void sd_glue_reloading(void)
 {
-	struct timespec ts;
-
 	if (!sd_active)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)now_usec());
 }
 
 void sd_glue_stopping(void)
