@@ -6,7 +6,8 @@
  *   STOPPED   | spawn      | -             | -                        | -
  *   STARTING  | -          | -> STOPPING   | failed start (*)         | RUNNING, or kill
  *             |            |               |                          | (no READY=1 in time)
- *   RUNNING   | -          | -> STOPPING   | restart at once / EXITED | -
+ *   RUNNING   | -          | -> STOPPING   | restart at once / EXITED | ran long enough:
+ *             |            |               | (**)                     | reset failures
  *   BACKOFF   | spawn now  | -> STOPPED    | -                        | spawn
  *   STOPPING  | after stop | -             | -> STOPPED, or as a      | SIGKILL
  *             |            |               | failure if killed for a  |
@@ -16,6 +17,11 @@
  *
  * (*) failed start: BACKOFF with a growing delay, FATAL past the start
  * limit, EXITED if the policy does not restart this exit.
+ * (**) restart storms are bounded whatever start_secs says: an exit
+ * within POLICY_MIN_RUN_USEC of the spawn is a failed start, and quick
+ * runs in a row past start_limit_burst wait the backoff delay (policy.h).
+ * A spawn that fails for lack of fds, processes or memory goes to BACKOFF
+ * and is retried, never counted as a failed start.
  * A heartbeat miss sends heartbeat_signal and moves to STOPPING; its exit
  * then counts as a failure. Daemon children are killed with SIGKILL when
  * their parent leaves RUNNING and only run while it is RUNNING. */
@@ -122,6 +128,7 @@ static void proc_arm_timer(struct proc *p, int64_t usec)
 	/* libevent counts from the time cached at the start of this loop
 	 * turn; a spawn may have taken a while since */
 	event_base_update_cache_time(vigil.base);
+	p->timer_deadline = now_usec() + usec;
 	evtimer_add(p->timer, &tv);
 }
 
@@ -155,33 +162,69 @@ static void proc_begin_kill(struct proc *p, enum kill_reason reason, int signo)
 	proc_arm_timer(p, p->cfg->stop_timeout);
 }
 
-static void proc_mark_started(struct proc *p)
+static void proc_reset_failures(struct proc *p)
 {
 	p->failed_starts = 0;
 	start_limit_reset(&p->start_limit);
+}
+
+static void proc_mark_started(struct proc *p)
+{
+	int64_t ran = now_usec() - p->started_at;
+
+	/* Failures are forgiven only once it has lived POLICY_MIN_RUN_USEC:
+	 * with start_secs = 0 a crash loop would otherwise never back off. */
+	if (ran >= POLICY_MIN_RUN_USEC)
+		proc_reset_failures(p);
 	proc_set_state(p, STATE_RUNNING);
+	if (ran < POLICY_MIN_RUN_USEC)
+		proc_arm_timer(p, POLICY_MIN_RUN_USEC - ran);
 	if (p->cfg->type == PROGRAM_NOTIFY)
 		heartbeat_arm(p); /* a notify program's watchdog runs from READY=1 */
 }
 
 static void proc_failed_start(struct proc *p, bool wants_restart);
 
+/* No descriptors, processes or memory now: BACKOFF and try again later,
+ * whatever restart says; logged once per run of such failures. */
+static void proc_spawn_retry_later(struct proc *p, const char *err)
+{
+	int64_t delay = policy_spawn_retry_delay(p->cfg, ++p->spawn_retries);
+
+	if (p->spawn_retries == 1)
+		log_err("%s: cannot start: %s; retrying every %.1fs at most until it can (not a failed start)",
+			p->name, err, (double)policy_spawn_retry_delay(p->cfg, 1000) / USEC_PER_SEC);
+	else
+		log_debug("%s: cannot start: %s; try %d, next in %.3fs", p->name, err, p->spawn_retries,
+			  (double)delay / USEC_PER_SEC);
+	proc_set_state(p, STATE_BACKOFF);
+	proc_arm_timer(p, delay);
+}
+
 static void proc_spawn(struct proc *p)
 {
 	char err[512];
+	int errnum;
 	pid_t pid;
 
 	p->heartbeat_timeout = p->cfg->heartbeat_timeout;
-	pid = spawn_process(p, err, sizeof(err));
+	pid = spawn_process(p, err, sizeof(err), &errnum);
 	if (pid < 0) {
+		free(p->spawn_error);
+		p->spawn_error = strdup(err);
+		if (policy_spawn_error_is_transient(errnum)) {
+			proc_spawn_retry_later(p, err);
+			return;
+		}
 		log_err("%s: cannot start: %s", p->name, err);
 		if (pid == SPAWN_CHILD_FAILED)
 			p->last_exit = (struct last_exit){ .set = true, .cause = CAUSE_EXIT, .code = 127 };
-		free(p->spawn_error);
-		p->spawn_error = strdup(err);
 		proc_failed_start(p, p->cfg->restart != RESTART_NEVER);
 		return;
 	}
+	if (p->spawn_retries > 1)
+		log_info("%s: could start again after %d tries", p->name, p->spawn_retries);
+	p->spawn_retries = 0;
 	free(p->spawn_error);
 	p->spawn_error = NULL;
 	free(p->status_text);
@@ -239,19 +282,31 @@ static void proc_timer_fired(evutil_socket_t fd, short what, void *arg)
 			proc_mark_started(p);
 			break;
 		}
+		if (vigil_stalled_since(p->timer_deadline, p->name)) {
+			proc_arm_timer(p, p->cfg->ready_timeout);
+			break;
+		}
 		log_warn("%s: no READY=1 within %.1fs: failed start", p->name,
 			 (double)p->cfg->ready_timeout / USEC_PER_SEC);
 		proc_begin_kill(p, KILL_READY_TIMEOUT, p->cfg->stop_signal);
+		break;
+	case STATE_RUNNING:
+		proc_reset_failures(p); /* it lived POLICY_MIN_RUN_USEC */
 		break;
 	case STATE_BACKOFF:
 		if (vigil.shutting_down) {
 			proc_set_state(p, STATE_STOPPED);
 			break;
 		}
-		p->restarts++;
+		if (!p->spawn_retries) /* a retry for resources is not a restart */
+			p->restarts++;
 		proc_spawn(p);
 		break;
 	case STATE_STOPPING:
+		if (vigil_stalled_since(p->timer_deadline, p->name)) {
+			proc_arm_timer(p, p->cfg->stop_timeout);
+			break;
+		}
 		log_warn("%s: pid %d still running %.1fs after the signal: sending SIGKILL", p->name, (int)p->pid,
 			 (double)p->cfg->stop_timeout / USEC_PER_SEC);
 		proc_kill(p, SIGKILL);
@@ -289,18 +344,24 @@ static void proc_record_exit(struct proc *p, int status)
 
 /* What an unexpected end (or a kill for a lost heartbeat or readiness)
  * leads to: a failed start, an immediate restart, or EXITED. */
-static void proc_after_failure_or_exit(struct proc *p, enum proc_state from, bool success)
+static void proc_after_failure_or_exit(struct proc *p, enum proc_state from, int64_t ran, bool success)
 {
 	bool wants_restart = policy_wants_restart(p->cfg->restart, success);
+	int64_t delay;
 
-	if (from == STATE_STARTING) {
+	if (from == STATE_STARTING || ran < POLICY_MIN_RUN_USEC) {
 		proc_failed_start(p, wants_restart);
-	} else if (wants_restart) {
+	} else if (!wants_restart) {
+		proc_set_state(p, STATE_EXITED);
+	} else if ((delay = policy_restart_delay_after_run(p->cfg, ran, &p->quick_runs)) == 0) {
 		/* It ran well: restart at once, no delay. */
 		p->restarts++;
 		proc_spawn(p);
 	} else {
-		proc_set_state(p, STATE_EXITED);
+		log_warn("%s: ended %d times in a row less than %.0fs after its start: next restart in %.3fs", p->name,
+			 p->quick_runs - 1, (double)POLICY_QUICK_RUN_USEC / USEC_PER_SEC, (double)delay / USEC_PER_SEC);
+		proc_set_state(p, STATE_BACKOFF);
+		proc_arm_timer(p, delay);
 	}
 }
 
@@ -308,6 +369,7 @@ void proc_on_exit(struct proc *p, int status)
 {
 	enum kill_reason reason = p->kill_reason;
 	enum proc_state from = reason == KILL_NONE ? p->state : p->kill_from;
+	int64_t ran = now_usec() - p->started_at;
 
 	proc_record_exit(p, status);
 	reaper_forget(p);
@@ -335,7 +397,7 @@ void proc_on_exit(struct proc *p, int status)
 		/* a daemon child waits for its parent to run again */
 		proc_set_state(p, STATE_STOPPED);
 	} else {
-		proc_after_failure_or_exit(p, from, reason == KILL_NONE && exit_is_success(p->cfg, status));
+		proc_after_failure_or_exit(p, from, ran, reason == KILL_NONE && exit_is_success(p->cfg, status));
 	}
 }
 

@@ -45,7 +45,11 @@ struct proc {
 
 	int failed_starts;   /* consecutive, drives the backoff delay */
 	struct start_limit start_limit;
-	struct event *timer; /* start_secs, backoff, or stop_timeout: by state */
+	int quick_runs;	     /* restarts in a row of processes that lived < 1 s */
+	int spawn_retries;   /* spawns in a row that failed for lack of resources */
+	struct event *timer; /* start_secs, backoff, stop_timeout, or the end of
+				POLICY_MIN_RUN_USEC when RUNNING: by state */
+	int64_t timer_deadline; /* monotonic usec */
 
 	pid_t pgid;	     /* its process group: the first pid (MAINPID= may move pid) */
 	enum kill_reason kill_reason; /* why the coming exit was caused */
@@ -57,6 +61,8 @@ struct proc {
 	struct event *heartbeat_timer;
 	int64_t heartbeat_timeout; /* this process's: config, or WATCHDOG_USEC= */
 	bool heartbeat_armed;
+	bool heartbeat_judged;	   /* its deadline passed; judged at the end of the turn */
+	int64_t heartbeat_deadline; /* monotonic usec */
 	int64_t last_ping;	   /* monotonic usec, 0 before the first */
 	char *status_text;	   /* last STATUS= */
 

@@ -222,7 +222,7 @@ static void child_exec(const struct spawn_plan *plan, const struct program_confi
 
 /* Reads the child's verdict: EOF means it exec'd. */
 static int await_exec(pid_t pid, int pipe_fd, const struct spawn_plan *plan, const struct proc *p,
-		      char *err, size_t errlen)
+		      char *err, size_t errlen, int *errnum)
 {
 	struct spawn_failure f;
 	ssize_t n;
@@ -235,6 +235,7 @@ static int await_exec(pid_t pid, int pipe_fd, const struct spawn_plan *plan, con
 	/* Reap it here so the reaper never sees a pid nobody owns. */
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	*errnum = f.err;
 	if (f.step == STEP_EXEC)
 		snprintf(err, errlen, "exec %s: %s", plan->argv[0], strerror(f.err));
 	else if (f.step == STEP_CHDIR)
@@ -244,7 +245,7 @@ static int await_exec(pid_t pid, int pipe_fd, const struct spawn_plan *plan, con
 	return -1;
 }
 
-pid_t spawn_process(struct proc *p, char *err, size_t errlen)
+pid_t spawn_process(struct proc *p, char *err, size_t errlen, int *errnum)
 {
 	struct spawn_plan plan;
 	sigset_t all, old;
@@ -253,7 +254,10 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen)
 	int rc;
 
 	err[0] = '\0';
+	*errnum = 0;
+	errno = 0;
 	if (plan_spawn(&plan, p, err, errlen) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		*errnum = errno; /* 0 for a bad command line or an unknown user */
 		if (!*err)
 			snprintf(err, errlen, "pipe: %s", strerror(errno));
 		output_after_fork(p, -1);
@@ -272,10 +276,11 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(pipefd[1]);
 	if (pid < 0) {
+		*errnum = errno;
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		rc = -1;
 	} else {
-		rc = await_exec(pid, pipefd[0], &plan, p, err, errlen);
+		rc = await_exec(pid, pipefd[0], &plan, p, err, errlen, errnum);
 	}
 	output_after_fork(p, rc < 0 ? -1 : pid);
 	close(pipefd[0]);

@@ -13,6 +13,8 @@ struct proc;
  * no process was made, SPAWN_CHILD_FAILED when the child was made and
  * exited with code 127 before exec. */
 #define SPAWN_CHILD_FAILED (-2)
-pid_t spawn_process(struct proc *p, char *err, size_t errlen);
+/* *errnum is the errno of the failure, 0 when it is not a system error
+ * (a bad command line, an unknown user). */
+pid_t spawn_process(struct proc *p, char *err, size_t errlen, int *errnum);
 
 #endif
