@@ -160,8 +160,13 @@ void heartbeat_arm(struct proc *p)
 
 void heartbeat_rearm(struct proc *p)
 {
-	if (p->heartbeat_armed)
-		heartbeat_arm(p);
+	if (!p->heartbeat_armed)
+		return;
+	/* a ping read long after its deadline, before the timer ran: vigild
+	 * was away (the ping waited in the socket queue); say so */
+	if (now_usec() > p->heartbeat_deadline + VIGIL_STALL_USEC)
+		vigil_stalled_since(p->heartbeat_deadline, p->name);
+	heartbeat_arm(p);
 }
 
 void heartbeat_disarm(struct proc *p)

@@ -192,7 +192,7 @@ static void proc_spawn_retry_later(struct proc *p, const char *err)
 	int64_t delay = policy_spawn_retry_delay(p->cfg, ++p->spawn_retries);
 
 	if (p->spawn_retries == 1)
-		log_err("%s: cannot start: %s; retrying every %.1fs at most until it can (not a failed start)",
+		log_err("%s: cannot start: %s; retrying, at least every %.1fs, until it can (not a failed start)",
 			p->name, err, (double)policy_spawn_retry_delay(p->cfg, 1000) / USEC_PER_SEC);
 	else
 		log_debug("%s: cannot start: %s; try %d, next in %.3fs", p->name, err, p->spawn_retries,
@@ -359,7 +359,7 @@ static void proc_after_failure_or_exit(struct proc *p, enum proc_state from, int
 		proc_spawn(p);
 	} else {
 		log_warn("%s: ended %d times in a row less than %.0fs after its start: next restart in %.3fs", p->name,
-			 p->quick_runs - 1, (double)POLICY_QUICK_RUN_USEC / USEC_PER_SEC, (double)delay / USEC_PER_SEC);
+			 p->quick_runs, (double)POLICY_QUICK_RUN_USEC / USEC_PER_SEC, (double)delay / USEC_PER_SEC);
 		proc_set_state(p, STATE_BACKOFF);
 		proc_arm_timer(p, delay);
 	}

@@ -1,6 +1,7 @@
 /* Unit tests for daemon/policy.c: restart backoff, restart policy, what
  * counts as a successful exit, and the start-limit window. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -257,6 +258,53 @@ static void test_start_limit_reset(void **state)
 	start_limit_free(&sl);
 }
 
+static void test_quick_runs(void **state)
+{
+	struct program_config pc;
+	int quick = 0;
+
+	(void)state;
+	memset(&pc, 0, sizeof(pc));
+	pc.start_limit_burst = 2;
+	pc.restart_delay = 0; /* even then: never a busy loop */
+	pc.restart_delay_max = 0;
+	assert_int_equal(policy_restart_delay_after_run(&pc, SEC / 2, &quick), 0);
+	assert_int_equal(policy_restart_delay_after_run(&pc, SEC / 2, &quick), 0);
+	assert_int_equal(policy_restart_delay_after_run(&pc, SEC / 2, &quick), POLICY_MIN_RUN_USEC);
+	assert_int_equal(quick, 3);
+	/* one process that lived a second: at once again, count reset */
+	assert_int_equal(policy_restart_delay_after_run(&pc, SEC, &quick), 0);
+	assert_int_equal(quick, 0);
+	pc.restart_delay = SEC / 10;
+	pc.restart_delay_max = SEC;
+	quick = 2;
+	assert_int_equal(policy_restart_delay_after_run(&pc, 1, &quick), SEC / 10);
+	assert_int_equal(policy_restart_delay_after_run(&pc, 1, &quick), SEC / 5);
+}
+
+static void test_spawn_retry(void **state)
+{
+	struct program_config pc;
+
+	(void)state;
+	memset(&pc, 0, sizeof(pc));
+	assert_true(policy_spawn_error_is_transient(EMFILE));
+	assert_true(policy_spawn_error_is_transient(ENFILE));
+	assert_true(policy_spawn_error_is_transient(EAGAIN));
+	assert_true(policy_spawn_error_is_transient(ENOMEM));
+	assert_false(policy_spawn_error_is_transient(ENOENT));
+	assert_false(policy_spawn_error_is_transient(EACCES));
+	assert_false(policy_spawn_error_is_transient(0));
+	/* zero delays in the config still wait 100 ms */
+	assert_int_equal(policy_spawn_retry_delay(&pc, 1), SEC / 10);
+	assert_int_equal(policy_spawn_retry_delay(&pc, 50), SEC / 10);
+	pc.restart_delay = SEC / 2;
+	pc.restart_delay_max = 60 * SEC; /* capped at 5 s */
+	assert_int_equal(policy_spawn_retry_delay(&pc, 1), SEC / 2);
+	assert_int_equal(policy_spawn_retry_delay(&pc, 2), SEC);
+	assert_int_equal(policy_spawn_retry_delay(&pc, 30), 5 * SEC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +318,8 @@ int main(void)
 		cmocka_unit_test(test_start_limit_spread_out),
 		cmocka_unit_test(test_start_limit_sliding),
 		cmocka_unit_test(test_start_limit_reset),
+		cmocka_unit_test(test_quick_runs),
+		cmocka_unit_test(test_spawn_retry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -330,6 +331,80 @@ static void test_daemon_child_follows_parent(void **state)
 	assert_int_equal(kill(child_pid, 0), -1);
 }
 
+/* start_secs = 0 once let a crash loop restart ~550 times a second: an
+ * exit within POLICY_MIN_RUN_USEC is a failed start, so it backs off and
+ * reaches FATAL past the start limit. */
+static void test_crash_loop_with_start_secs_0_reaches_fatal(void **state)
+{
+	struct proc *p;
+
+	(void)state;
+	setup_config("[program:storm]\ncommand = false\nstart_secs = 0\nrestart = always\n"
+		     "restart_delay = 10ms\nrestart_delay_max = 20ms\nstart_limit_burst = 3\n");
+	p = proc_named("storm");
+	proc_request_start(p);
+	run_until_state(p, STATE_FATAL);
+	/* the first try and start_limit_burst retries, nothing more */
+	assert_int_equal(p->restarts, 3);
+	assert_int_equal(p->last_exit.code, 1);
+}
+
+/* Processes that ran well but lived < 1 s: restarted at once at most
+ * start_limit_burst times in a row, then after the backoff delay. */
+static void test_quick_runs_in_a_row_back_off(void **state)
+{
+	struct proc *p;
+	int64_t deadline = now_usec() + DEADLINE_USEC;
+
+	(void)state;
+	setup_config("[program:q]\ncommand = sh -c 'sleep 0.15'\nstart_secs = 0\nrestart = always\n"
+		     "restart_delay = 300ms\nrestart_delay_max = 300ms\nstart_limit_burst = 2\n");
+	p = proc_named("q");
+	proc_request_start(p);
+	while (p->state != STATE_BACKOFF) {
+		if (now_usec() > deadline)
+			fail_msg("q never backed off: %s, %u restarts", state_name(p->state), p->restarts);
+		assert_int_not_equal(p->state, STATE_FATAL); /* not a failed start */
+		loop_turn();
+	}
+	assert_int_equal(p->restarts, 2);
+	assert_int_equal(p->failed_starts, 0);
+	run_until_state(p, STATE_RUNNING);
+	assert_int_equal(p->restarts, 3);
+}
+
+/* A spawn that fails for lack of descriptors is retried and never makes
+ * the program FATAL, however often it fails. */
+static void test_spawn_without_descriptors_is_retried(void **state)
+{
+	struct rlimit lim, none;
+	struct proc *p;
+	int64_t until;
+
+	(void)state;
+	setup_config("[program:r]\ncommand = sleep 30\nstart_secs = 0\nrestart_delay = 10ms\n"
+		     "restart_delay_max = 20ms\nstart_limit_burst = 1\n");
+	p = proc_named("r");
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	none = lim;
+	none.rlim_cur = (rlim_t)dup(0); /* the lowest free descriptor: none left above it */
+	close((int)none.rlim_cur);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+	proc_request_start(p);
+	assert_int_equal(p->state, STATE_BACKOFF);
+	until = now_usec() + 400 * 1000; /* several retries at 100 ms */
+	while (now_usec() < until) {
+		assert_int_equal(p->state, STATE_BACKOFF);
+		loop_turn();
+	}
+	assert_true(p->spawn_retries >= 2);
+	assert_int_equal(p->failed_starts, 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	run_until_state(p, STATE_RUNNING);
+	assert_int_equal(p->restarts, 0);
+	assert_int_equal(p->spawn_retries, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +419,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_heartbeat_lost_restarts, teardown),
 		cmocka_unit_test_teardown(test_ping_keeps_alive, teardown),
 		cmocka_unit_test_teardown(test_daemon_child_follows_parent, teardown),
+		cmocka_unit_test_teardown(test_crash_loop_with_start_secs_0_reaches_fatal, teardown),
+		cmocka_unit_test_teardown(test_quick_runs_in_a_row_back_off, teardown),
+		cmocka_unit_test_teardown(test_spawn_without_descriptors_is_retried, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
