@@ -455,6 +455,7 @@ int proc_request_stop(struct proc *p)
 		return 0;
 	case STATE_BACKOFF:
 		evtimer_del(p->timer);
+		p->spawn_retries = 0;
 		proc_set_state(p, STATE_STOPPED);
 		return 0;
 	default:
