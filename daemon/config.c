@@ -523,7 +523,8 @@ static void config_parse_file(struct parse_ctx *includer, struct parse_ctx *ctx)
 		ctx->nerrors++;
 		return;
 	} else if (rc == CONFIG_FILE_SKIP) {
-		log_debug("%s:%d: %s was read already", includer->file, includer->line, ctx->file);
+		if (!ctx->files->limit_hit) /* else reported where it was hit */
+			log_debug("%s:%d: include %s: read already; skipped", includer->file, includer->line, ctx->file);
 		return;
 	}
 	ctx->text = text.data;
