@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <ini.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "config_check.h"
+#include "config_file.h"
 #include "log.h"
 
 #define INCLUDE_DEPTH_MAX 8
@@ -79,12 +81,13 @@ struct parse_ctx {
 	struct config *config;
 	FILE *errors;
 	int nerrors;
+	struct config_files *files;
 	const char *file;
-	FILE *stream;
-	int line;	    /* line of the text the handler is looking at */
-	bool line_complete; /* the last chunk read ended its line */
-	size_t line_len;    /* bytes of the current line read so far */
-	int skip_line;	    /* a line already reported as bad: ignore it */
+	char *text;	 /* the whole file, NUL-terminated */
+	size_t len, pos; /* its length; where the reader is */
+	size_t line_end; /* just past the current line's newline */
+	int line;	 /* line of the text the handler is looking at */
+	int skip_line;	 /* a line already reported as bad: ignore it */
 	int depth;
 	enum { SECTION_NONE, SECTION_VIGIL, SECTION_PROGRAM, SECTION_BAD } section;
 	struct program_config *program;
@@ -145,35 +148,64 @@ static void config_check_line_start(struct parse_ctx *ctx, const char *buf)
 	}
 }
 
-/* inih reads through this so that each handler call knows its line. */
-static char *config_read_line(char *buf, int size, void *stream)
+/* Checks a line before inih sees it. A line inih must not see (a NUL
+ * would end it early and glue the next line to it; one over the limit
+ * would be cut in two) is reported and handed over as an empty line, so
+ * inih's line count stays right; a header lost that way leaves options
+ * up to the next one unowned, not given to the previous section. */
+static bool config_line_ok(struct parse_ctx *ctx, char *line, size_t len)
 {
-	struct parse_ctx *ctx = stream;
-	char *got = fgets(buf, size, ctx->stream);
-	bool first_chunk = ctx->line_complete;
-	int c;
+	bool ok = true;
+	char end = line[len];
 
-	if (!got)
-		return NULL;
-	if (first_chunk) {
-		ctx->line++;
-		ctx->line_len = 0;
-		config_check_line_start(ctx, buf);
-	}
-	ctx->line_len += strlen(buf);
-	ctx->line_complete = strchr(buf, '\n') != NULL;
-	if (!ctx->line_complete && ctx->line_len >= CONFIG_LINE_MAX - 3 && !feof(ctx->stream)) {
-		/* inih would cut it and read the rest as a line of its own */
+	if (memchr(line, '\0', len)) {
+		config_error(ctx, "NUL byte in line");
+		ok = false;
+	} else if (len > CONFIG_LINE_MAX - 3) {
 		if (ctx->section == SECTION_PROGRAM)
 			config_error(ctx, "[program:%s] line longer than %d bytes", ctx->program->name, CONFIG_LINE_MAX - 3);
 		else
 			config_error(ctx, "line longer than %d bytes", CONFIG_LINE_MAX - 3);
-		ctx->skip_line = ctx->line;
-		while ((c = fgetc(ctx->stream)) != EOF && c != '\n')
-			;
-		ctx->line_complete = true;
+		ok = false;
 	}
-	return got;
+	if (!ok) {
+		ctx->skip_line = ctx->line;
+		if (line[strspn(line, " \t")] == '[')
+			ctx->section = SECTION_BAD;
+		return false;
+	}
+	line[len] = '\0'; /* the newline, or the NUL after the text */
+	config_check_line_start(ctx, line);
+	line[len] = end;
+	return true;
+}
+
+/* inih reads through this, from the file's text in memory, so that each
+ * handler call knows its line. A line longer than size comes in chunks. */
+static char *config_read_line(char *buf, int size, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	char *line = ctx->text + ctx->pos, *eol;
+	size_t n;
+
+	if (ctx->pos >= ctx->len)
+		return NULL;
+	if (ctx->pos == ctx->line_end) {
+		eol = memchr(line, '\n', ctx->len - ctx->pos);
+		ctx->line_end = eol ? (size_t)(eol - ctx->text) + 1 : ctx->len;
+		ctx->line++;
+		if (!config_line_ok(ctx, line, (eol ? (size_t)(eol - line) : ctx->len - ctx->pos))) {
+			ctx->pos = ctx->line_end;
+			return strcpy(buf, "\n");
+		}
+	}
+	n = ctx->line_end - ctx->pos;
+	if (n > (size_t)size - 1)
+		n = (size_t)size - 1;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	ctx->pos += n;
+	return buf;
 }
 
 static bool program_name_valid(const char *name)
@@ -222,7 +254,7 @@ static char *config_resolve_path(const struct parse_ctx *ctx, const char *path)
 	return out;
 }
 
-static int config_parse_file(struct config *config, FILE *errors, const char *file, int depth, int *nerrors);
+static void config_parse_file(struct parse_ctx *includer, struct parse_ctx *ctx);
 
 static void config_include(struct parse_ctx *ctx, const char *pattern)
 {
@@ -236,10 +268,16 @@ static void config_include(struct parse_ctx *ctx, const char *pattern)
 	} else if (rc != 0) {
 		config_error(ctx, "[vigil] include: cannot read \"%s\": %s", full, strerror(errno));
 	} else if (ctx->depth >= INCLUDE_DEPTH_MAX) {
-		config_error(ctx, "[vigil] include: nested more than %d deep (an include loop?)", INCLUDE_DEPTH_MAX);
+		config_error(ctx, "[vigil] include: nested more than %d deep", INCLUDE_DEPTH_MAX);
 	} else {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			config_parse_file(ctx->config, ctx->errors, g.gl_pathv[i], ctx->depth + 1, &ctx->nerrors);
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			struct parse_ctx sub = {
+				.config = ctx->config, .errors = ctx->errors, .files = ctx->files,
+				.file = g.gl_pathv[i], .depth = ctx->depth + 1,
+			};
+			config_parse_file(ctx, &sub);
+			ctx->nerrors += sub.nerrors;
+		}
 	}
 	if (rc != GLOB_NOMATCH)
 		globfree(&g);
@@ -469,30 +507,37 @@ static int config_handle(void *user, const char *section, const char *name, cons
 	return 1; /* keep going: report every error in one pass */
 }
 
-static int config_parse_file(struct config *config, FILE *errors, const char *file, int depth, int *nerrors)
+/* Parses ctx->file; a file that cannot be read is reported at the
+ * includer's include line, or as "FILE: ..." for the main file. */
+static void config_parse_file(struct parse_ctx *includer, struct parse_ctx *ctx)
 {
-	struct parse_ctx ctx = {
-		.config = config, .errors = errors, .file = file, .depth = depth, .line_complete = true,
-	};
-	int rc;
+	struct config_text text;
+	char err[PATH_MAX + 512];
+	int rc = config_file_read(ctx->files, ctx->file, &text, err, sizeof(err));
 
-	ctx.stream = fopen(file, "re");
-	if (!ctx.stream) {
-		fprintf(errors, "%s: cannot open: %s\n", file, strerror(errno));
-		(*nerrors)++;
-		return -1;
-	}
-	rc = ini_parse_stream(config_read_line, &ctx, config_handle, &ctx);
-	/* the reader reports syntax errors itself; this is a safety net */
-	if (rc > 0 && ctx.nerrors == 0) {
-		ctx.line = rc;
-		config_error(&ctx, "syntax error (expected \"name = value\" or \"[section]\")");
+	if (rc < 0 && includer) {
+		config_error(includer, "[vigil] include: %s", err);
+		return;
 	} else if (rc < 0) {
-		config_error(&ctx, "cannot parse (out of memory)");
+		fprintf(ctx->errors, "%s\n", err);
+		ctx->nerrors++;
+		return;
+	} else if (rc == CONFIG_FILE_SKIP) {
+		if (!ctx->files->limit_hit) /* else reported where it was hit */
+			log_debug("%s:%d: include %s: read already; skipped", includer->file, includer->line, ctx->file);
+		return;
 	}
-	fclose(ctx.stream);
-	*nerrors += ctx.nerrors;
-	return ctx.nerrors ? -1 : 0;
+	ctx->text = text.data;
+	ctx->len = text.len;
+	rc = ini_parse_stream(config_read_line, ctx, config_handle, ctx);
+	/* the reader reports syntax errors itself; this is a safety net */
+	if (rc > 0 && ctx->nerrors == 0) {
+		ctx->line = rc;
+		config_error(ctx, "syntax error (expected \"name = value\" or \"[section]\")");
+	} else if (rc < 0) {
+		config_error(ctx, "cannot parse (out of memory)");
+	}
+	config_file_done(ctx->files, &text);
 }
 
 static void config_set_ini_options(void)
@@ -513,7 +558,9 @@ struct config *config_load(const char *path, char **errors)
 	struct config *config = calloc(1, sizeof(*config));
 	size_t errsize;
 	FILE *err = open_memstream(errors, &errsize);
-	int nerrors = 0;
+	struct config_files files = { 0 };
+	struct parse_ctx ctx = { .config = config, .errors = err, .files = &files, .file = path };
+	int nerrors;
 
 	if (!config || !err)
 		abort();
@@ -522,7 +569,9 @@ struct config *config_load(const char *path, char **errors)
 	config->socket = xstrdup(CONFIG_DEFAULT_SOCKET);
 	config->socket_mode = 0660;
 	config->log_level = LOG_INFO;
-	config_parse_file(config, err, path, 0, &nerrors);
+	config_parse_file(NULL, &ctx);
+	config_files_free(&files);
+	nerrors = ctx.nerrors;
 	if (nerrors == 0)
 		nerrors += config_check(config, err);
 	fclose(err);

@@ -76,6 +76,9 @@ struct config {
  * (a malloc'd string the caller frees). */
 struct config *config_load(const char *path, char **errors);
 void config_free(struct config *config);
+/* vigild --insecure-config: as root, read config files whoever owns or
+ * could write them (see config_file.h). Holds for every later load. */
+void config_set_insecure(bool insecure);
 
 struct program_config *config_find_program(const struct config *config, const char *name);
 /* True if two program sections would run the same way (reload diffing). */

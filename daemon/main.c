@@ -38,9 +38,12 @@ static struct event *signal_events[4];
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: vigild [-c FILE] [--check] [--version] [--help]\n"
+	fprintf(out, "usage: vigild [-c FILE] [--check] [--insecure-config] [--version] [--help]\n"
 		     "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_PATH ")\n"
 		     "      --check        validate the configuration and exit (0 ok, 2 errors)\n"
+		     "      --insecure-config\n"
+		     "                     as root, read config files even if a user other than\n"
+		     "                     root owns them or could write them or a folder above\n"
 		     "  -V, --version      print the version\n"
 		     "  -h, --help         this text\n");
 }
@@ -170,7 +173,7 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'k' },
 		{ "version", no_argument, NULL, 'V' },	   { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "insecure-config", no_argument, NULL, 'I' }, { NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_DEFAULT_PATH;
 	bool check = false;
@@ -181,6 +184,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'k': check = true; break;
+		case 'I': config_set_insecure(true); break; /* for reloads too */
 		case 'V': printf("vigild %s\n", VIGIL_VERSION); return EXIT_OK;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_CONFIG;
