@@ -121,8 +121,8 @@ static void notify_set_passrights(bool accept)
 }
 
 /* Every second while passed fds are not closed yet: warn (rate-limited)
- * when every closer thread has been stuck, and accept fds again once the
- * closers caught up. */
+ * when some wait behind closer threads that are all stuck (the pool is at
+ * its size, or cannot grow), and accept fds again once they caught up. */
 static void notify_watch_closers(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval second = { 1, 0 };
@@ -135,7 +135,7 @@ static void notify_watch_closers(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (notify_refusing_fds && pending <= NOTIFY_FDS_PENDING_RESUME)
 		notify_set_passrights(true);
-	if (busy == FD_CLOSER_THREADS_MAX &&
+	if (busy == threads && pending > busy &&
 	    (!notify_stuck_warned_at || now - notify_stuck_warned_at >= NOTIFY_WARN_INTERVAL)) {
 		notify_stuck_warned_at = now;
 		log_warn("notify: %zu passed descriptors wait to be closed: all %u closer threads are stuck in "
@@ -171,13 +171,13 @@ static bool notify_take_cmsgs(struct msghdr *mh, struct ucred *cred)
 			continue;
 		if (c->cmsg_type == SCM_RIGHTS) {
 			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int fds[NOTIFY_MAX_FDS];
 
-			/* CMSG_DATA need not be aligned for int */
-			memcpy(fds, CMSG_DATA(c), n * sizeof(int));
-			for (size_t i = 0; i < n; i++)
-				if (fd_closer_submit(fds[i]) < 0)
-					log_warn("notify: out of memory: passed fd %d stays open", fds[i]);
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				if (fd_closer_submit(fd) < 0)
+					log_warn("notify: out of memory: passed fd %d stays open", fd);
+			}
 			notify_passed_fds += n;
 			passed = passed || n;
 		} else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(*cred))) {

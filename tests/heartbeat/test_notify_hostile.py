@@ -253,6 +253,23 @@ def test_a_barrier_is_answered_while_other_closes_hang(vigil):
         assert_alive(vigil, pid)
 
 
+def test_vigild_exits_promptly_while_closes_hang(vigil):
+    """SIGTERM while every closer thread is stuck: vigild waits a bounded
+    time for them, then exits 0 (the kernel closes an exiting process's
+    sockets without lingering), with a clean ASan/LSan report."""
+    start_with_heartbeat(vigil)
+    with Stranger(vigil, POOL + 4):
+        quickly_until(vigil, lambda m: m["vigil_notify_passed_fds_pending"] == POOL + 4,
+                      f"{POOL + 4} passed fds pending")
+        t0 = time.monotonic()
+        vigil.proc.send_signal(signal.SIGTERM)
+        rc = vigil.proc.wait(LINGER / 2)
+        took = time.monotonic() - t0
+        assert rc == 0, vigil.log_text()[-3000:]
+        assert took < 5, f"vigild took {took:.1f}s to exit"
+        assert "passed descriptors still not closed at exit" in vigil.log_text(), vigil.log_text()[-2000:]
+
+
 def kernel_can_refuse_fds():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
