@@ -26,6 +26,11 @@ void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 	evbuffer_add_printf(buf, "# HELP vigil_notify_dropped_total Notify messages ignored (unknown sender, malformed).\n"
 				 "# TYPE vigil_notify_dropped_total counter\nvigil_notify_dropped_total %llu\n",
 			    (unsigned long long)notify_dropped_count());
+	evbuffer_add_printf(buf, "# HELP vigil_notify_passed_fds_total Descriptors passed with notify messages (all closed).\n"
+				 "# TYPE vigil_notify_passed_fds_total counter\nvigil_notify_passed_fds_total %llu\n"
+				 "# HELP vigil_notify_passed_fds_pending Passed descriptors not closed yet.\n"
+				 "# TYPE vigil_notify_passed_fds_pending gauge\nvigil_notify_passed_fds_pending %zu\n",
+			    (unsigned long long)notify_passed_fds_total(), notify_passed_fds_pending());
 	evbuffer_add_printf(buf, "# HELP vigil_process_heartbeat_age_seconds Time since the last WATCHDOG=1.\n"
 				 "# TYPE vigil_process_heartbeat_age_seconds gauge\n");
 	for (size_t i = 0; i < vigil.nprocs; i++) {

@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/parse.h"
+#include "fd_closer.h"
 #include "log.h"
 #include "notify_msg.h"
 #include "program.h"
@@ -26,11 +28,30 @@
 /* How many datagrams one wakeup handles before yielding to the loop:
  * enough for 10,000 pinging programs after a busy turn. */
 #define NOTIFY_BATCH 4096
+/* Passed descriptors not closed yet beyond which the socket refuses new
+ * ones (normally each is closed within microseconds: this many means the
+ * closers are stuck), and the level at which it accepts them again. */
+#define NOTIFY_FDS_PENDING_MAX 256
+#define NOTIFY_FDS_PENDING_RESUME (NOTIFY_FDS_PENDING_MAX / 2)
+#define NOTIFY_WARN_INTERVAL (10 * USEC_PER_SEC)
+/* At exit, how long the closers may take for what is still queued. */
+#define NOTIFY_CLOSE_WAIT_AT_EXIT USEC_PER_SEC
+/* Linux 6.16: 0 makes the kernel refuse SCM_RIGHTS to this socket at the
+ * sender (sendmsg fails with EPERM); older kernels say ENOPROTOOPT. */
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
 
 static int notify_fd = -1;
 static struct event *notify_event;
 static char *notify_path;
 static uint64_t notify_dropped;
+static uint64_t notify_passed_fds;
+static bool notify_refusing_fds;      /* SO_PASSRIGHTS is 0 right now */
+static bool notify_cannot_refuse_fds; /* the kernel has no SO_PASSRIGHTS */
+static struct event *notify_watch_timer; /* while passed fds are pending */
+static int64_t notify_stuck_warned_at;
+static bool notify_closers; /* fd_closer_init() succeeded */
 
 const char *notify_socket_path(void)
 {
@@ -42,8 +63,20 @@ uint64_t notify_dropped_count(void)
 	return notify_dropped;
 }
 
+uint64_t notify_passed_fds_total(void)
+{
+	return notify_passed_fds;
+}
+
+size_t notify_passed_fds_pending(void)
+{
+	return notify_closers ? fd_closer_pending() : 0;
+}
+
 /* The process whose messages these are: its main pid, or with
- * notify_access = all any member of its process group. */
+ * notify_access = all any member of its process group. Two hash lookups
+ * and a getpgid(), however many programs there are: a stranger's flood
+ * costs O(1) per datagram. */
 static struct proc *notify_find_sender(pid_t pid)
 {
 	struct proc *p = reaper_find(pid);
@@ -54,20 +87,8 @@ static struct proc *notify_find_sender(pid_t pid)
 	pgid = getpgid(pid);
 	if (pgid <= 0)
 		return NULL;
-	/* the group leader is usually still the main pid: no scan needed */
-	p = reaper_find(pgid);
-	if (p && p->pgid == pgid)
-		return p->cfg->notify_access == NOTIFY_ACCESS_ALL ? p : NULL;
-	/* only a MAINPID= move leaves a group without its leader in the
-	 * table; without one, a flood from strangers costs no scan */
-	if (proc_moved_mainpids == 0)
-		return NULL;
-	for (size_t i = 0; i < vigil.nprocs; i++) {
-		p = vigil.procs[i];
-		if (p->pid && p->pgid == pgid && p->cfg->notify_access == NOTIFY_ACCESS_ALL)
-			return p;
-	}
-	return NULL;
+	p = reaper_find_group(pgid);
+	return p && p->cfg->notify_access == NOTIFY_ACCESS_ALL ? p : NULL;
 }
 
 static void notify_drop(const char *why, pid_t pid)
@@ -77,25 +98,95 @@ static void notify_drop(const char *why, pid_t pid)
 		  (unsigned long long)notify_dropped);
 }
 
-/* Closes passed fds (systemd-notify --barrier sends one and waits for
- * it to be closed) and finds the sender's credentials. */
+static void notify_set_passrights(bool accept)
+{
+	int on = accept;
+
+	if (notify_cannot_refuse_fds || notify_refusing_fds == !accept)
+		return;
+	if (setsockopt(notify_fd, SOL_SOCKET, SO_PASSRIGHTS, &on, sizeof(on)) < 0) {
+		notify_cannot_refuse_fds = true;
+		log_warn("notify: %zu passed descriptors wait to be closed and this kernel cannot refuse more "
+			 "(SO_PASSRIGHTS: %s, needs Linux 6.16): they are held until a closer thread is free",
+			 fd_closer_pending(), strerror(errno));
+		return;
+	}
+	notify_refusing_fds = !accept;
+	if (accept)
+		log_notice("notify: passed descriptors are closed again: accepting them again");
+	else
+		log_warn("notify: %zu passed descriptors wait to be closed: refusing more (senders get EPERM) "
+			 "until no more than %d wait",
+			 fd_closer_pending(), NOTIFY_FDS_PENDING_RESUME);
+}
+
+/* Every second while passed fds are not closed yet: warn (rate-limited)
+ * when some wait behind closer threads that are all stuck (the pool is at
+ * its size, or cannot grow), and accept fds again once they caught up. */
+static void notify_watch_closers(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval second = { 1, 0 };
+	size_t pending = fd_closer_pending();
+	unsigned busy, threads = fd_closer_threads(&busy);
+	int64_t now = now_usec();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (notify_refusing_fds && pending <= NOTIFY_FDS_PENDING_RESUME)
+		notify_set_passrights(true);
+	if (busy == threads && pending > busy &&
+	    (!notify_stuck_warned_at || now - notify_stuck_warned_at >= NOTIFY_WARN_INTERVAL)) {
+		notify_stuck_warned_at = now;
+		log_warn("notify: %zu passed descriptors wait to be closed: all %u closer threads are stuck in "
+			 "close() (a socket lingering, a hung network or FUSE file system?)",
+			 pending, threads);
+	}
+	if (pending || notify_refusing_fds)
+		evtimer_add(notify_watch_timer, &second);
+}
+
+/* After passed fds were queued: refuse more at once when too many wait,
+ * and watch the closers while any wait. */
+static void notify_after_passed_fds(void)
+{
+	struct timeval second = { 1, 0 };
+
+	if (fd_closer_pending() >= NOTIFY_FDS_PENDING_MAX)
+		notify_set_passrights(false);
+	if (!evtimer_pending(notify_watch_timer, NULL))
+		evtimer_add(notify_watch_timer, &second);
+}
+
+/* Hands passed fds to the closer threads (systemd-notify --barrier sends
+ * one and waits for its close; close() of a stranger's fd may block for
+ * as long as the stranger wants, so never here) and finds the sender's
+ * credentials. */
 static bool notify_take_cmsgs(struct msghdr *mh, struct ucred *cred)
 {
-	bool have_cred = false;
+	bool have_cred = false, passed = false;
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET)
 			continue;
 		if (c->cmsg_type == SCM_RIGHTS) {
 			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int *fds = (int *)CMSG_DATA(c);
-			for (size_t i = 0; i < n; i++)
-				close(fds[i]);
+
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				if (fd_closer_submit(fd) < 0)
+					log_warn("notify: out of memory: passed fd %d stays open", fd);
+			}
+			notify_passed_fds += n;
+			passed = passed || n;
 		} else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(*cred))) {
 			memcpy(cred, CMSG_DATA(c), sizeof(*cred));
 			have_cred = true;
 		}
 	}
+	if (passed)
+		notify_after_passed_fds();
 	return have_cred;
 }
 
@@ -173,7 +264,7 @@ void notify_drain(void)
 int notify_init(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int one = 1, rcvbuf = NOTIFY_RCVBUF;
+	int one = 1, rcvbuf = NOTIFY_RCVBUF, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		log_err("notify socket path too long: %s (shorten [vigil] socket)", path);
@@ -196,8 +287,15 @@ int notify_init(const char *path)
 	chmod(path, 0666);
 	if (setsockopt(notify_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(notify_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	rc = fd_closer_init();
+	if (rc < 0) {
+		log_err("notify: cannot start a descriptor closer thread: %s", strerror(-rc));
+		return -1;
+	}
+	notify_closers = true;
 	notify_event = event_new(vigil.base, notify_fd, EV_READ | EV_PERSIST, notify_readable, NULL);
-	if (!notify_event || event_add(notify_event, NULL) < 0)
+	notify_watch_timer = evtimer_new(vigil.base, notify_watch_closers, NULL);
+	if (!notify_event || !notify_watch_timer || event_add(notify_event, NULL) < 0)
 		return -1;
 	notify_path = strdup(path);
 	return 0;
@@ -205,12 +303,25 @@ int notify_init(const char *path)
 
 void notify_free(void)
 {
+	size_t left;
+
 	if (notify_event)
 		event_free(notify_event);
 	notify_event = NULL;
-	if (notify_fd >= 0)
+	if (notify_watch_timer)
+		event_free(notify_watch_timer);
+	notify_watch_timer = NULL;
+	/* The socket too: closing it drops the fds still queued in it, and
+	 * the last reference to a lingering socket blocks whoever drops it. */
+	if (notify_fd >= 0 && (!notify_closers || fd_closer_submit(notify_fd) < 0))
 		close(notify_fd);
 	notify_fd = -1;
+	if (notify_closers) {
+		left = fd_closer_free(NOTIFY_CLOSE_WAIT_AT_EXIT);
+		if (left)
+			log_warn("notify: %zu passed descriptors still not closed at exit: left to the kernel", left);
+		notify_closers = false;
+	}
 	if (notify_path)
 		unlink(notify_path);
 	free(notify_path);

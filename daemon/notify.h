@@ -5,6 +5,7 @@
 #ifndef VIGIL_NOTIFY_H
 #define VIGIL_NOTIFY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct proc;
@@ -14,6 +15,10 @@ int notify_init(const char *path);
 void notify_free(void);
 const char *notify_socket_path(void); /* NULL before notify_init */
 uint64_t notify_dropped_count(void);
+/* Descriptors received with SCM_RIGHTS (all closed, never used), and how
+ * many of them are not closed yet (closer threads, see fd_closer.h). */
+uint64_t notify_passed_fds_total(void);
+size_t notify_passed_fds_pending(void);
 /* Reads every datagram already queued (a deadline is about to be judged). */
 void notify_drain(void);
 

@@ -45,7 +45,6 @@
 
 static void proc_timer_fired(evutil_socket_t fd, short what, void *arg);
 
-unsigned proc_moved_mainpids;
 
 struct proc *proc_new(struct program_config *cfg, int instance)
 {
@@ -373,8 +372,6 @@ void proc_on_exit(struct proc *p, int status)
 
 	proc_record_exit(p, status);
 	reaper_forget(p);
-	if (p->pid != p->pgid)
-		proc_moved_mainpids--;
 	/* Leftovers of a process group die with their leader, so a restart
 	 * never finds the old port or lock still held. */
 	if (p->cfg->kill_group)
@@ -527,8 +524,6 @@ void proc_on_mainpid(struct proc *p, pid_t pid)
 		return;
 	}
 	log_info("%s: main pid is now %d (MAINPID=)", p->name, (int)pid);
-	if (p->pid == p->pgid)
-		proc_moved_mainpids++;
 	reaper_forget(p);
 	p->pid = pid;
 	reaper_track(p);

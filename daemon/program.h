@@ -109,9 +109,6 @@ void proc_on_parent_running(struct proc *child);
 void proc_on_parent_gone(struct proc *child);
 
 bool proc_is_active(const struct proc *p); /* a process runs or will soon */
-/* How many running processes have a main pid (MAINPID=) that is not
- * their process group's leader. */
-extern unsigned proc_moved_mainpids;
 const char *exit_cause_name(enum exit_cause cause);
 
 #endif

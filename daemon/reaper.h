@@ -7,9 +7,13 @@ struct proc;
 
 int reaper_init(void);
 void reaper_free(void);
-void reaper_track(struct proc *p);  /* p->pid was just spawned */
+/* Indexes p by p->pid and by its process group p->pgid: after a spawn,
+ * and again after MAINPID= moved p->pid (forget, change pid, track). */
+void reaper_track(struct proc *p);
 void reaper_forget(struct proc *p); /* before p->pid is cleared */
 struct proc *reaper_find(int pid);
+/* The running process whose process group is pgid, or NULL. O(1). */
+struct proc *reaper_find_group(int pgid);
 /* Reaps whatever has ended; also called once at shutdown. */
 void reaper_reap(void);
 /* At exit, after every program stopped: SIGKILL and reap what is left
