@@ -45,7 +45,6 @@
 
 static void proc_timer_fired(evutil_socket_t fd, short what, void *arg);
 
-
 struct proc *proc_new(struct program_config *cfg, int instance)
 {
 	struct proc *p = calloc(1, sizeof(*p));
