@@ -322,7 +322,6 @@ void output_proc_free(struct proc *p)
 
 int output_prepare(struct proc *p, char *err, size_t errlen)
 {
-	p->output.uid = output_program_uid(p->cfg);
 	for (int s = 0; s < OUTPUT_STREAMS; s++) {
 		const struct output_spec *spec = output_spec(p, s);
 		int fds[2];
@@ -334,9 +333,11 @@ int output_prepare(struct proc *p, char *err, size_t errlen)
 		}
 		if (spec->kind == OUTPUT_STDOUT)
 			continue; /* the child dup2s its stdout onto 2 */
-		if (spec->kind == OUTPUT_FILE && p->output.file[s].fd < 0 &&
-		    output_file_open(&p->output.file[s], p->output.uid, err, errlen) < 0)
-			return -1;
+		if (spec->kind == OUTPUT_FILE && p->output.file[s].fd < 0) {
+			p->output.uid = output_program_uid(p->cfg);
+			if (output_file_open(&p->output.file[s], p->output.uid, err, errlen) < 0)
+				return -1;
+		}
 		if (pipe2(fds, O_CLOEXEC) < 0)
 			return snprintf(err, errlen, "pipe: %s", strerror(errno)), -1;
 		p->output.child_fd[s] = fds[1];

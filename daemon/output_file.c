@@ -61,16 +61,15 @@ static int folder_check(const struct stat *st, uid_t uid, char *why, size_t whyl
 }
 
 /* A hard link to a file of root's, or a file of another user, moved
- * into a folder the program's user can write must not be appended to. */
+ * into a folder the program's user can write must not be appended to.
+ * In a folder only root can write, whatever is there root put there: a
+ * device, a FIFO, a file chowned to a service user. */
 static int file_check(const struct stat *st, uid_t uid, bool root_only, char *why, size_t whylen)
 {
-	if (geteuid() != 0)
+	if (geteuid() != 0 || root_only)
 		return 0;
-	if (!S_ISREG(st->st_mode)) {
-		if (root_only)
-			return 0; /* a device or FIFO root put there */
+	if (!S_ISREG(st->st_mode))
 		return snprintf(why, whylen, "not a regular file, in a folder not only root can write"), -1;
-	}
 	if (st->st_uid != 0 && st->st_uid != uid)
 		return snprintf(why, whylen, "owned by uid %u, neither root nor the program's user", (unsigned)st->st_uid),
 		       -1;
