@@ -20,7 +20,7 @@ enum { OUTPUT_STDOUT_STREAM, OUTPUT_STDERR_STREAM, OUTPUT_STREAMS };
  * (daemon/output_file.h opens, rotates and writes it). */
 struct output_file {
 	char *path;
-	const char *name; /* the last component of path */
+	char *name;	  /* its name in dirfd (after root's symlinks) */
 	int fd;		  /* -1: closed (not opened yet, or opening failed) */
 	int dirfd;	  /* the folder holding it: rotation renames there */
 	unsigned long long size; /* bytes really in the file */

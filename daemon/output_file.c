@@ -11,10 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "output_stdio.h"
+
+/* Symlinks followed while walking one path, as the kernel's limit. */
+#define OUTPUT_FILE_MAX_LINKS 40
 
 static int file_fail(struct output_file *f, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -78,58 +83,104 @@ static int file_check(const struct stat *st, uid_t uid, bool root_only, char *wh
 	return 0;
 }
 
-/* Opens the folder that holds f->name one component at a time: in a
- * folder not only root can write a symlink is refused (O_NOFOLLOW), so a
- * program's user cannot redirect the rest of the path. */
-static int folder_open(struct output_file *f, char *err, size_t errlen)
+static bool folder_on_proc(int fd)
 {
-	char *dir = strndup(f->path, (size_t)(f->name - f->path)), *save = NULL, *comp;
-	int fd = open(f->path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct statfs sfs;
 
-	if (!dir || fd < 0) {
-		free(dir);
-		if (fd >= 0)
-			close(fd);
-		return file_fail(f, err, errlen, "cannot open the folder of %s: %s", f->path, strerror(errno));
-	}
-	for (comp = strtok_r(dir, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+	return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
+
+/* The target of the symlink name in folder fd, with rest (what is left of
+ * the path after it, or NULL) appended: the new path still to walk. */
+static char *link_splice(int fd, const char *name, const char *rest)
+{
+	char target[4096], *out;
+	ssize_t n = readlinkat(fd, name, target, sizeof(target));
+
+	if (n <= 0 || (size_t)n >= sizeof(target))
+		return errno = n < 0 ? errno : ENAMETOOLONG, NULL;
+	target[n] = '\0';
+	if (asprintf(&out, "%s%s%s", target, rest ? "/" : "", rest ? rest : "") < 0)
+		return NULL;
+	return out;
+}
+
+/* Finds the folder (f->dirfd) and name (f->name) of f->path, one
+ * component at a time, without ever letting the kernel follow a symlink
+ * a user could have placed: in a folder only root can write, a symlink is
+ * followed by walking its target by the same rules (on /proc, whose links
+ * are the kernel's own, /dev/stdout's /proc/self/fd/1, the kernel follows
+ * it); in any other folder it is refused. */
+static int file_walk(struct output_file *f, char *err, size_t errlen)
+{
+	char *todo = strdup(f->path), *comp = todo, *rest;
+	int fd = open(f->path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC), links = 0, rc = -1;
+
+	if (!todo || fd < 0)
+		file_fail(f, err, errlen, "cannot open %s: %s", f->path, strerror(errno));
+	while (todo && fd >= 0) {
 		struct stat st;
-		int flags = O_PATH | O_DIRECTORY | O_CLOEXEC, next = -1, e;
+		bool root_only, is_link;
+		int next;
 
-		if (fstat(fd, &st) == 0) {
-			flags |= folder_root_only(&st) ? 0 : O_NOFOLLOW;
-			next = openat(fd, comp, flags);
+		while (*comp == '/')
+			comp++;
+		if ((rest = strchr(comp, '/')))
+			*rest++ = '\0';
+		if (!*comp) {
+			file_fail(f, err, errlen, "%s names no file", f->path);
+			break;
 		}
-		e = errno;
-		if (next < 0 && (flags & O_NOFOLLOW) && fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISLNK(st.st_mode))
+		root_only = fstat(fd, &st) == 0 && folder_root_only(&st);
+		is_link = fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+		if (is_link && root_only && !folder_on_proc(fd)) {
+			char *spliced = ++links > OUTPUT_FILE_MAX_LINKS ? (errno = ELOOP, NULL) : link_splice(fd, comp, rest);
+			if (!spliced) {
+				file_fail(f, err, errlen, "cannot follow %s: %s: %s", f->path, comp, strerror(errno));
+				break;
+			}
+			free(todo);
+			todo = comp = spliced;
+			if (*comp == '/') { /* an absolute target: from the top again */
+				close(fd);
+				if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+					file_fail(f, err, errlen, "cannot open /: %s", strerror(errno));
+			}
+			continue;
+		}
+		if (!rest) { /* the file itself: output_file_reopen opens it */
+			if ((f->name = strdup(comp)))
+				f->dirfd = fd, fd = -1, rc = 0;
+			break;
+		}
+		if (is_link && !root_only) {
 			file_fail(f, err, errlen, "refusing %s: %s is a symlink in a folder not only root can write",
 				  f->path, comp);
-		else if (next < 0)
-			file_fail(f, err, errlen, "cannot open the folder of %s: %s: %s", f->path, comp, strerror(e));
+			break;
+		}
+		next = openat(fd, comp, O_PATH | O_DIRECTORY | O_CLOEXEC | (is_link ? 0 : O_NOFOLLOW));
+		if (next < 0)
+			file_fail(f, err, errlen, "cannot open the folder of %s: %s: %s", f->path, comp, strerror(errno));
 		close(fd);
 		fd = next;
-		if (fd < 0)
-			break;
+		comp = rest;
 	}
-	free(dir);
-	return fd;
+	if (fd >= 0)
+		close(fd);
+	free(todo);
+	return rc;
 }
 
 void output_file_init(struct output_file *f, char *path)
 {
-	const char *slash = path ? strrchr(path, '/') : NULL;
-
 	memset(f, 0, sizeof(*f));
 	f->path = path;
-	f->name = slash ? slash + 1 : path;
 	f->fd = f->dirfd = -1;
 }
 
 int output_file_reopen(struct output_file *f, uid_t uid, char *err, size_t errlen)
 {
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-	int dirlen = (int)(f->name - f->path) - 1;
 	char why[128];
 	struct stat st;
 	bool root_only;
@@ -141,10 +192,13 @@ int output_file_reopen(struct output_file *f, uid_t uid, char *err, size_t errle
 	if (fstat(f->dirfd, &st) < 0)
 		return file_fail(f, err, errlen, "cannot open %s: %s", f->path, strerror(errno));
 	if (folder_check(&st, uid, why, sizeof(why)) < 0)
-		return file_fail(f, err, errlen, "refusing %s: its folder %.*s is %s; only root and the program's user "
-				 "may write the folder of a log", f->path, dirlen > 0 ? dirlen : 1, dirlen >= 0 ? f->path : ".", why);
+		return file_fail(f, err, errlen, "refusing %s: its folder is %s; only root and the program's user "
+				 "may write the folder of a log", f->path, why);
 	root_only = folder_root_only(&st);
-	fd = openat(f->dirfd, f->name, flags | (root_only ? 0 : O_NOFOLLOW), 0640);
+	/* a symlink here was resolved by file_walk, but for the kernel's own */
+	if (!root_only || !folder_on_proc(f->dirfd))
+		flags |= O_NOFOLLOW;
+	fd = openat(f->dirfd, f->name, flags, 0640);
 	if (fd < 0 && errno == ELOOP && !root_only)
 		return file_fail(f, err, errlen, "refusing %s: it is a symlink, in a folder not only root can write", f->path);
 	if (fd < 0)
@@ -159,16 +213,22 @@ int output_file_reopen(struct output_file *f, uid_t uid, char *err, size_t errle
 	return 0;
 }
 
-int output_file_open(struct output_file *f, uid_t uid, char *err, size_t errlen)
+static void file_forget_folder(struct output_file *f)
 {
-	output_file_close(f);
 	if (f->dirfd >= 0)
 		close(f->dirfd);
 	f->dirfd = -1;
-	if (!f->path || !*f->name)
-		return file_fail(f, err, errlen, "\"%s\" names no file", f->path ? f->path : "");
-	f->dirfd = folder_open(f, err, errlen);
-	if (f->dirfd < 0)
+	free(f->name);
+	f->name = NULL;
+}
+
+int output_file_open(struct output_file *f, uid_t uid, char *err, size_t errlen)
+{
+	output_file_close(f);
+	file_forget_folder(f);
+	if (!f->path)
+		return file_fail(f, err, errlen, "no file named");
+	if (file_walk(f, err, errlen) < 0)
 		return -1;
 	return output_file_reopen(f, uid, err, errlen);
 }
@@ -183,9 +243,7 @@ void output_file_close(struct output_file *f)
 void output_file_free(struct output_file *f)
 {
 	output_file_close(f);
-	if (f->dirfd >= 0)
-		close(f->dirfd);
-	f->dirfd = -1;
+	file_forget_folder(f);
 	free(f->path);
 	f->path = NULL;
 }

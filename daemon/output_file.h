@@ -7,11 +7,13 @@
  *   sticky bit; group root is fine) is refused;
  * - the path is walked one folder at a time, and a symlink (as a folder
  *   or as the file) is followed only in a folder that root alone can
- *   write, so never one a program's user planted;
+ *   write, so never one a program's user planted, and its target is
+ *   walked by the same rules (on /proc the kernel follows its own links);
  * - a regular file owned by another user than root or the program's
  *   user, or with more than one hard link, is refused; in a folder the
  *   program's user can write only a regular file is accepted;
- * - rotation renames inside the folder opened then (renameat).
+ * - rotation renames inside the folder found then (renameat), so the
+ *   file a symlink points to is rotated, not the link.
  * Any refusal is an error with a message that says which rule. As
  * another user vigild follows the path as given (it can only write where
  * that user can). Opening never blocks (O_NONBLOCK: a FIFO without a

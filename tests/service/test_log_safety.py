@@ -178,6 +178,53 @@ stdout = file:{logs}/sub/a.log
     assert os.listdir(root_dir) == []
 
 
+def test_roots_symlink_into_a_users_folder_is_walked_by_the_same_rules(vigil):
+    """root links a log into a user's folder; that user redirects a folder
+    on the way to a root-only folder holding a file of the same name."""
+    logs = users_log_dir(vigil)
+    secret_dir = vigil.path("secret")
+    os.mkdir(secret_dir, 0o700)
+    victim = os.path.join(secret_dir, "a.log")
+    with open(victim, "wb") as f:
+        f.write(SECRET)
+    os.chmod(victim, 0o600)
+    link = vigil.path("w.log")
+    os.symlink(f"{logs}/sub/a.log", link)  # made by root
+    as_nobody(f"ln -s {secret_dir} {logs}/sub")
+    vigil.start(f"""
+[program:w]
+command = {worker('lines', 3)}
+user = nobody
+start_secs = 0
+restart = never
+stdout = file:{link}
+""")
+    wait_for(lambda: read_bytes(victim) != SECRET or vigil.state("w") == "FATAL", what="the output to go somewhere")
+    assert read_bytes(victim) == SECRET, "vigild followed the user's symlink"
+    assert re.search(r"refusing .*w\.log: sub is a symlink", vigil.stderr_text()), vigil.stderr_text()
+
+
+def test_roots_symlink_is_followed_and_its_target_rotated(vigil):
+    real_dir = vigil.path("real")
+    os.mkdir(real_dir, 0o755)
+    link = vigil.path("w.log")
+    os.symlink("real/w.log", link)  # relative, made by root
+    vigil.start(f"""
+[program:w]
+command = {worker('chatter', 0.002)}
+start_secs = 0
+stdout = file:{link}
+log_max_size = 1K
+log_backups = 1
+""")
+    real = os.path.join(real_dir, "w.log")
+    wait_for(lambda: os.path.getsize(real + ".1") > 0, what="a rotation of real/w.log")
+    assert os.path.islink(link) and os.readlink(link) == "real/w.log"
+    assert not os.path.lexists(link + ".1")
+    assert read_bytes(real + ".1").startswith(b"chat ")
+    assert lost_bytes(vigil, "w") == 0
+
+
 @pytest.mark.parametrize("uid,gid,mode,why", [
     (NOBODY, 0, 0o755, "owned by uid 65534"),
     (0, NOBODY, 0o775, "writable by its group"),
@@ -194,7 +241,7 @@ stdout = file:{logs}/a.log
 """)
     p = vigil.wait_state("w", ("RUNNING", "FATAL", "EXITED"))
     assert p["state"] == "FATAL", p
-    assert re.search(r"w: cannot start: refusing .*a\.log: its folder .* is %s" % why, vigil.stderr_text()), \
+    assert re.search(r"w: cannot start: refusing .*a\.log: its folder is %s" % why, vigil.stderr_text()), \
         vigil.stderr_text()
     assert not os.path.exists(os.path.join(logs, "a.log"))
 
