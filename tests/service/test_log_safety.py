@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -115,6 +116,39 @@ log_backups = 1
     assert read_bytes(victim) == SECRET, "vigild wrote the program's output through the symlink"
     assert re.search(r"refusing .*a\.log.*symlink", vigil.stderr_text()), vigil.stderr_text()[-2000:]
     assert os.path.islink(log) and os.path.isdir(log + ".1")
+    assert vigil.state("w") == "RUNNING"
+
+
+def test_symlink_raced_in_at_every_rotation_is_not_followed(vigil):
+    """The reproduction from the issue: the program's user keeps replacing
+    a.log with a symlink while vigild rotates it several times a second."""
+    logs = users_log_dir(vigil)
+    victim = make_victim(vigil)
+    log = os.path.join(logs, "a.log")
+    vigil.start(f"""
+[program:w]
+command = {worker('chatter', 0.0005)}
+user = nobody
+start_secs = 0
+stdout = file:{log}
+log_max_size = 2K
+log_backups = 2
+""")
+    wait_for(lambda: os.path.exists(log + ".1"), what="a first rotation")
+    swap = ("import os\n"
+            "while True:\n"
+            "    try: os.unlink(%r)\n"
+            "    except OSError: pass\n"
+            "    try: os.symlink(%r, %r)\n"
+            "    except OSError: pass\n") % (log, victim, log)
+    attacker = subprocess.Popen([sys.executable, "-c", swap], user=NOBODY, group=NOBODY, extra_groups=[])
+    try:
+        wait_for(lambda: read_bytes(victim) != SECRET or vigil.stderr_text().count("refusing") >= 2,
+                 what="vigild to meet the symlink twice")
+    finally:
+        attacker.kill()
+        attacker.wait()
+    assert read_bytes(victim) == SECRET, "vigild wrote the program's output through the symlink"
     assert vigil.state("w") == "RUNNING"
 
 
