@@ -149,8 +149,13 @@ static int file_walk(struct output_file *f, char *err, size_t errlen)
 			continue;
 		}
 		if (!rest) { /* the file itself: output_file_reopen opens it */
-			if ((f->name = strdup(comp)))
-				f->dirfd = fd, fd = -1, rc = 0;
+			if (!(f->name = strdup(comp))) {
+				file_fail(f, err, errlen, "cannot open %s: %s", f->path, strerror(errno));
+				break;
+			}
+			f->dirfd = fd;
+			fd = -1;
+			rc = 0;
 			break;
 		}
 		if (is_link && !root_only) {
