@@ -54,7 +54,7 @@ json_t *proc_to_json(const struct proc *p, int64_t now)
 {
 	const struct program_config *pc = p->cfg;
 
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:I}",
 			 "name", p->name,
 			 "program", pc->name,
 			 "instance", p->instance,
@@ -66,7 +66,8 @@ json_t *proc_to_json(const struct proc *p, int64_t now)
 			 "heartbeat", heartbeat_to_json(p, now),
 			 "status", text_or_null(p->status_text),
 			 "daemon", pc->daemon,
-			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null());
+			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null(),
+			 "output_lost_bytes", (json_int_t)p->output.lost_bytes);
 }
 
 void procs_write_json(struct evbuffer *out, struct proc *const *procs, size_t n, int64_t now)

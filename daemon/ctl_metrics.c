@@ -23,6 +23,12 @@ void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 	for (size_t i = 0; i < vigil.nprocs; i++)
 		evbuffer_add_printf(buf, "vigil_process_restarts_total{name=\"%s\"} %u\n", vigil.procs[i]->name,
 				    vigil.procs[i]->restarts);
+	evbuffer_add_printf(buf, "# HELP vigil_output_lost_bytes_total Output never written to its file "
+				 "(disk full, I/O error, file refused).\n"
+				 "# TYPE vigil_output_lost_bytes_total counter\n");
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		evbuffer_add_printf(buf, "vigil_output_lost_bytes_total{name=\"%s\",program=\"%s\"} %llu\n",
+				    vigil.procs[i]->name, vigil.procs[i]->cfg->name, vigil.procs[i]->output.lost_bytes);
 	evbuffer_add_printf(buf, "# HELP vigil_notify_dropped_total Notify messages ignored (unknown sender, malformed).\n"
 				 "# TYPE vigil_notify_dropped_total counter\nvigil_notify_dropped_total %llu\n",
 			    (unsigned long long)notify_dropped_count());

@@ -5,6 +5,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "output_file.h"
 #include "output_ring.h"
 #include "output_stdio.h"
 #include "program.h"
@@ -25,6 +27,10 @@
 /* Bytes read from one pipe per wakeup, so one chatty child cannot
  * starve the loop; the rest waits for the next turn. */
 #define OUTPUT_READ_BUDGET (256 * 1024)
+/* Lost output is logged at most this often per process. */
+#define OUTPUT_LOST_WARN_USEC (10 * USEC_PER_SEC)
+/* A log file that could not be opened is tried again this often. */
+#define OUTPUT_RETRY_USEC USEC_PER_SEC
 
 struct output_pipe {
 	struct output_pipe *next;
@@ -55,84 +61,130 @@ static const struct output_spec *output_spec(const struct proc *p, int stream)
 	return stream == OUTPUT_STDOUT_STREAM ? &p->cfg->stdout_spec : &p->cfg->stderr_spec;
 }
 
-static int output_file_open(struct output_file *f, char *err, size_t errlen)
+/* Program uid for the ownership rules of output_file.h: resolved when
+ * the process is spawned, as spawn.c does (the account may have changed). */
+static uid_t output_program_uid(const struct program_config *pc)
 {
-	struct stat st;
+	struct passwd *pw;
 
-	f->fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-	if (f->fd < 0)
-		return snprintf(err, errlen, "cannot open %s: %s", f->path, strerror(errno)), -1;
-	f->rotatable = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
-	f->size = f->rotatable ? (unsigned long long)st.st_size : 0;
-	return 0;
+	if (!pc->user)
+		return geteuid();
+	pw = getpwnam(pc->user);
+	return pw ? pw->pw_uid : pc->uid;
 }
 
-static void output_file_close(struct output_file *f)
+/* len bytes meant for f were not written (f->why says why): counted, and
+ * logged at most once per OUTPUT_LOST_WARN_USEC for each process, so a
+ * full disk costs one line per 10 s, not one per write. */
+static void output_lost(struct proc *p, struct output_file *f, size_t len)
 {
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-}
+	int64_t now = now_usec();
+	bool first = !f->failing;
 
-/* PATH -> PATH.1 -> ... -> PATH.N, then a fresh PATH. */
-static void output_file_rotate(struct output_file *f, const struct program_config *pc)
-{
-	char from[4096], to[4096], err[256];
-
-	if (pc->log_backups == 0) {
-		if (ftruncate(f->fd, 0) == 0)
-			f->size = 0;
+	p->output.lost_bytes += len;
+	f->lost_outage += len;
+	f->lost_unreported += len;
+	f->failing = true;
+	if (p->output.lost_warned_at && now - p->output.lost_warned_at < OUTPUT_LOST_WARN_USEC)
 		return;
+	log_warn("%s: cannot write output to %s: %s; %llu bytes lost%s", p->name, f->path, f->why, f->lost_unreported,
+		 first ? "" : " since the last warning");
+	p->output.lost_warned_at = now;
+	f->lost_unreported = 0;
+}
+
+static void output_resumed(struct proc *p, struct output_file *f)
+{
+	if (!f->failing)
+		return;
+	log_notice("%s: output to %s resumed; %llu bytes were lost", p->name, f->path, f->lost_outage);
+	f->failing = false;
+	f->lost_outage = f->lost_unreported = 0;
+}
+
+/* A file that could not be opened (refused, or ENOSPC creating it at a
+ * rotation) is tried again now and then, so output resumes by itself. */
+static void output_file_retry(struct proc *p, struct output_file *f)
+{
+	char err[512];
+	int64_t now = now_usec();
+
+	if (f->fd >= 0 || !f->path || now < f->retry_at)
+		return;
+	f->retry_at = now + OUTPUT_RETRY_USEC;
+	output_file_reopen(f, p->output.uid, err, sizeof(err)); /* f->why on failure */
+}
+
+/* 0: rotated. -1: not (logged): write on past the limit, and try again
+ * only after OUTPUT_LOST_WARN_USEC, not at every line. */
+static int output_rotate(struct proc *p, struct output_file *f)
+{
+	char err[1024];
+	int64_t now = now_usec();
+	unsigned long long before = f->size;
+	int rc;
+
+	if (now < f->rotate_retry_at)
+		return -1;
+	rc = output_file_rotate(f, p->cfg->log_backups, p->output.uid, err, sizeof(err));
+	if (rc == 0 && f->size < before)
+		return 0;
+	if (rc < 0)
+		log_warn("%s: cannot rotate %s: %s", p->name, f->path, err);
+	f->rotate_retry_at = now + OUTPUT_LOST_WARN_USEC;
+	return -1;
+}
+
+/* Where to cut data[..end) for the file to stay within max: after the
+ * last whole line that fits, data itself if none does (rotate first),
+ * but a single line longer than the limit goes whole into an empty file. */
+static const char *output_cut(const struct output_file *f, unsigned long long max, const char *data,
+			      const char *end)
+{
+	const char *cut = data;
+
+	if (!max || f->size + (unsigned long long)(end - data) <= max)
+		return end; /* the common case: everything fits */
+	while (cut < end) {
+		const char *nl = memchr(cut, '\n', (size_t)(end - cut));
+		if (f->size + (unsigned long long)(nl + 1 - data) > max)
+			break;
+		cut = nl + 1;
 	}
-	for (int i = pc->log_backups - 1; i >= 1; i--) {
-		snprintf(from, sizeof(from), "%s.%d", f->path, i);
-		snprintf(to, sizeof(to), "%s.%d", f->path, i + 1);
-		rename(from, to);
-	}
-	snprintf(to, sizeof(to), "%s.1", f->path);
-	if (rename(f->path, to) < 0)
-		log_warn("%s: cannot rotate: %s", f->path, strerror(errno));
-	output_file_close(f);
-	if (output_file_open(f, err, sizeof(err)) < 0)
-		log_err("%s", err);
+	if (cut == data && f->size == 0)
+		cut = (const char *)memchr(data, '\n', (size_t)(end - data)) + 1;
+	return cut;
 }
 
 /* Writes whole lines (data ends with \n), rotating between two lines
- * whenever the next one would take the file past log_max_size; only a
- * single line longer than the limit makes a file larger. */
+ * whenever the next one would take the file past log_max_size. Only
+ * bytes really written count towards the size: a full disk loses output
+ * (counted, logged) but never rotates good files away. */
 static void output_to_file(struct proc *p, int stream, const char *data, size_t len)
 {
 	struct output_file *f = &p->output.file[stream];
-	unsigned long long max = f->rotatable ? p->cfg->log_max_size : 0;
 	const char *end = data + len;
+	unsigned long long max;
 
+	output_file_retry(p, f);
+	max = f->rotatable ? p->cfg->log_max_size : 0;
 	while (f->fd >= 0 && data < end) {
-		const char *cut = data;
-		if (!max || f->size + len <= max) {
-			cut = end; /* the common case: everything fits */
-		} else {
-			while (cut < end) {
-				const char *nl = memchr(cut, '\n', (size_t)(end - cut));
-				if (f->size + (unsigned long long)(nl + 1 - data) > max)
-					break;
-				cut = nl + 1;
-			}
-			if (cut == data && f->size == 0) /* one line longer than the limit */
-				cut = (const char *)memchr(data, '\n', (size_t)(end - data)) + 1;
-		}
+		const char *cut = output_cut(f, max, data, end);
 		if (cut > data) {
-			output_write_all(f->fd, data, (size_t)(cut - data));
-			f->size += (unsigned long long)(cut - data);
-			len -= (size_t)(cut - data);
-			data = cut;
+			size_t want = (size_t)(cut - data), done = output_file_write(f, data, want);
+			f->size += done;
+			data += done;
+			if (done < want) {
+				snprintf(f->why, sizeof(f->why), "%s", strerror(errno));
+				break;
+			}
+			output_resumed(p, f);
 		}
-		if (data < end) {
-			unsigned long long before = f->size;
-			output_file_rotate(f, p->cfg);
-			if (f->size >= before) /* could not rotate (EBUSY, EACCES...): write on */
-				max = 0;
-		}
+		if (data < end && output_rotate(p, f) < 0)
+			max = 0;
 	}
+	if (data < end)
+		output_lost(p, f, (size_t)(end - data));
 }
 
 static void output_to_journal(struct output_pipe *op, const char *line, size_t len)
@@ -237,14 +289,13 @@ void output_proc_init(struct proc *p)
 	char err[PARSE_ERR_MAX];
 
 	p->output.merged = p->cfg->stderr_spec.kind == OUTPUT_STDOUT;
+	p->output.uid = p->cfg->user ? p->cfg->uid : geteuid();
 	for (int s = 0; s < OUTPUT_STREAMS; s++) {
 		const struct output_spec *spec = output_spec(p, s);
-		p->output.file[s].fd = -1;
 		p->output.child_fd[s] = -1;
 		p->output.read_fd[s] = -1;
-		if (spec->kind == OUTPUT_FILE)
-			p->output.file[s].path = expand_program_vars(spec->path, p->cfg->name, p->instance, err,
-								     sizeof(err));
+		output_file_init(&p->output.file[s], spec->kind != OUTPUT_FILE ? NULL :
+				 expand_program_vars(spec->path, p->cfg->name, p->instance, err, sizeof(err)));
 		p->output.ring[s] = output_ring_new();
 	}
 }
@@ -260,8 +311,7 @@ void output_proc_free(struct proc *p)
 		detached_pipes = op;
 	}
 	for (int s = 0; s < OUTPUT_STREAMS; s++) {
-		output_file_close(&p->output.file[s]);
-		free(p->output.file[s].path);
+		output_file_free(&p->output.file[s]);
 		output_ring_free(p->output.ring[s]);
 		if (p->output.child_fd[s] >= 0)
 			close(p->output.child_fd[s]);
@@ -283,9 +333,11 @@ int output_prepare(struct proc *p, char *err, size_t errlen)
 		}
 		if (spec->kind == OUTPUT_STDOUT)
 			continue; /* the child dup2s its stdout onto 2 */
-		if (spec->kind == OUTPUT_FILE && p->output.file[s].fd < 0 &&
-		    output_file_open(&p->output.file[s], err, errlen) < 0)
-			return -1;
+		if (spec->kind == OUTPUT_FILE && p->output.file[s].fd < 0) {
+			p->output.uid = output_program_uid(p->cfg);
+			if (output_file_open(&p->output.file[s], p->output.uid, err, errlen) < 0)
+				return -1;
+		}
 		if (pipe2(fds, O_CLOEXEC) < 0)
 			return snprintf(err, errlen, "pipe: %s", strerror(errno)), -1;
 		p->output.child_fd[s] = fds[1];
@@ -341,10 +393,9 @@ void output_reopen_files(void)
 		struct proc *p = vigil.procs[i];
 		for (int s = 0; s < OUTPUT_STREAMS; s++) {
 			struct output_file *f = &p->output.file[s];
-			if (f->fd < 0)
-				continue;
-			output_file_close(f);
-			if (output_file_open(f, err, sizeof(err)) < 0)
+			if (f->fd < 0 && !f->failing)
+				continue; /* not opened yet: the next start opens it */
+			if (output_file_open(f, p->output.uid, err, sizeof(err)) < 0)
 				log_err("%s: %s", p->name, err);
 		}
 	}

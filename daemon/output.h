@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 struct proc;
 struct output_pipe;
@@ -14,12 +16,22 @@ struct output_ring;
 
 enum { OUTPUT_STDOUT_STREAM, OUTPUT_STDERR_STREAM, OUTPUT_STREAMS };
 
-/* A destination file kept open across restarts, reopened on SIGUSR1. */
+/* A destination file kept open across restarts, reopened on SIGUSR1
+ * (daemon/output_file.h opens, rotates and writes it). */
 struct output_file {
 	char *path;
-	int fd;
-	unsigned long long size;
+	char *name;	  /* its name in dirfd (after root's symlinks) */
+	int fd;		  /* -1: closed (not opened yet, or opening failed) */
+	int dirfd;	  /* the folder holding it: rotation renames there */
+	unsigned long long size; /* bytes really in the file */
 	bool rotatable; /* a regular file: /dev/stdout or a FIFO is never rotated */
+	/* output that could not be written (disk full, refused file) */
+	bool failing;
+	unsigned long long lost_outage;	    /* since the last successful write */
+	unsigned long long lost_unreported; /* since the last warning */
+	char why[256];			    /* the reason of the last failure */
+	int64_t retry_at;		    /* closed: when to try opening again */
+	int64_t rotate_retry_at;	    /* a rename failed: not before then */
 };
 
 struct proc_output {
@@ -30,6 +42,9 @@ struct proc_output {
 	struct output_ring *ring[OUTPUT_STREAMS];
 	int child_fd[OUTPUT_STREAMS]; /* write ends for the next child; -1: none */
 	bool merged; /* stderr = stdout: one pipe, one ring */
+	uid_t uid;   /* the program's user: may own its log folder and files */
+	unsigned long long lost_bytes; /* never written, both streams */
+	int64_t lost_warned_at;	       /* the last lost-output warning */
 };
 
 void output_proc_init(struct proc *p);

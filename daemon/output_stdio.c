@@ -73,17 +73,19 @@ static void stdio_open(struct stdio_sink *s, int target)
 	s->nonblocking = s->queue && s->ev;
 }
 
-void output_write_all(int fd, const char *buf, size_t len)
+size_t output_write_all(int fd, const char *buf, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return; /* a full disk or a gone reader must not stop supervision */
-		buf += n;
-		len -= (size_t)n;
+			break; /* a full disk or a gone reader must not stop supervision */
+		done += (size_t)n;
 	}
+	return done;
 }
 
 void output_stdio_write(int target, const char *data, size_t len)

@@ -11,7 +11,7 @@ import pytest
 from conftest import STATES, W, http, pid_gone, raw_http, read_lines, wait_for
 
 P_KEYS = {"name", "program", "instance", "state", "pid", "uptime_s", "restarts", "last_exit",
-          "heartbeat", "status", "daemon", "bind_to"}
+          "heartbeat", "status", "daemon", "bind_to", "output_lost_bytes"}
 
 
 def is_int(x):
@@ -43,6 +43,7 @@ def check_process_shape(p):
         assert hb["last_ping_age_s"] is None or is_num(hb["last_ping_age_s"])
     assert p["status"] is None or isinstance(p["status"], str)
     assert isinstance(p["daemon"], bool)
+    assert is_int(p["output_lost_bytes"]) and p["output_lost_bytes"] >= 0
     assert p["bind_to"] is None or isinstance(p["bind_to"], str)
 
 
