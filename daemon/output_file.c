@@ -26,12 +26,16 @@ static int file_fail(struct output_file *f, char *err, size_t errlen, const char
 
 static int file_fail(struct output_file *f, char *err, size_t errlen, const char *fmt, ...)
 {
+	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	snprintf(f->why, sizeof(f->why), "%s", err);
+	/* the caller tells a refusal (EPERM) from a lack of fds (EMFILE:
+	 * retried later) by errno */
+	errno = saved;
 	return -1;
 }
 
@@ -159,6 +163,7 @@ static int file_walk(struct output_file *f, char *err, size_t errlen)
 			break;
 		}
 		if (is_link && !root_only) {
+			errno = EPERM;
 			file_fail(f, err, errlen, "refusing %s: %s is a symlink in a folder not only root can write",
 				  f->path, comp);
 			break;
@@ -197,7 +202,7 @@ int output_file_reopen(struct output_file *f, uid_t uid, char *err, size_t errle
 	if (fstat(f->dirfd, &st) < 0)
 		return file_fail(f, err, errlen, "cannot open %s: %s", f->path, strerror(errno));
 	if (folder_check(&st, uid, why, sizeof(why)) < 0)
-		return file_fail(f, err, errlen, "refusing %s: its folder is %s; only root and the program's user "
+		return errno = EPERM, file_fail(f, err, errlen, "refusing %s: its folder is %s; only root and the program's user "
 				 "may write the folder of a log", f->path, why);
 	root_only = folder_root_only(&st);
 	/* a symlink here was resolved by file_walk, but for the kernel's own */
@@ -205,12 +210,12 @@ int output_file_reopen(struct output_file *f, uid_t uid, char *err, size_t errle
 		flags |= O_NOFOLLOW;
 	fd = openat(f->dirfd, f->name, flags, 0640);
 	if (fd < 0 && errno == ELOOP && !root_only)
-		return file_fail(f, err, errlen, "refusing %s: it is a symlink, in a folder not only root can write", f->path);
+		return errno = EPERM, file_fail(f, err, errlen, "refusing %s: it is a symlink, in a folder not only root can write", f->path);
 	if (fd < 0)
 		return file_fail(f, err, errlen, "cannot open %s: %s", f->path, strerror(errno));
 	if (fstat(fd, &st) < 0 || file_check(&st, uid, root_only, why, sizeof(why)) < 0) {
 		close(fd);
-		return file_fail(f, err, errlen, "refusing %s: %s", f->path, why);
+		return errno = EPERM, file_fail(f, err, errlen, "refusing %s: %s", f->path, why);
 	}
 	f->fd = fd;
 	f->rotatable = S_ISREG(st.st_mode);
