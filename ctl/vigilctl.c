@@ -70,6 +70,11 @@ static int call(const struct ctl *c, const char *method, const char *path, struc
 		fprintf(stderr, "vigilctl: %s\n", err);
 		return EXIT_UNREACHABLE;
 	}
+	if (reply->status == 403) { /* refused at accept: cannot reach it either */
+		fprintf(stderr, "vigilctl: %s\n", ctl_reply_error(reply));
+		ctl_reply_free(reply);
+		return EXIT_UNREACHABLE;
+	}
 	return EXIT_OK;
 }
 
