@@ -8,6 +8,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,9 +57,13 @@ static unsigned long long refused;
 static long long last_log_usec;
 static unsigned long suppressed;
 static unsigned lingering;
+static size_t pending;
+static struct evconnlistener *listener;
+static bool paused;
 
-void ctl_conn_init(bool group_set, gid_t gid)
+void ctl_conn_init(struct evconnlistener *lev, bool group_set, gid_t gid)
 {
+	listener = lev;
 	has_group = group_set;
 	group = gid;
 	limits_nprocs = (size_t)-1;
@@ -168,7 +173,7 @@ static void ctl_conn_linger(int fd)
 	struct event *ev;
 	int copy;
 
-	if (lingering >= CTL_LINGER_MAX || (copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+	if (lingering >= CTL_LINGER_MAX || lingering > total_cap / 8 || (copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return;
 	ev = event_new(vigil.base, copy, EV_READ | EV_PERSIST, ctl_conn_linger_cb, event_self_cbarg());
 	if (!ev || event_add(ev, &tv) < 0) {
@@ -307,6 +312,10 @@ static void ctl_conn_check(evutil_socket_t unused, short what, void *arg)
 		ctl_conn_admit(evcon, bufferevent_getfd(p->bev));
 	bufferevent_decref(p->bev); /* closes the fd if the connection is gone */
 	free(p);
+	if (--pending == 0 && paused) {
+		paused = false;
+		evconnlistener_enable(listener);
+	}
 }
 
 struct bufferevent *ctl_conn_new_bev(struct event_base *base, void *arg)
@@ -323,6 +332,14 @@ struct bufferevent *ctl_conn_new_bev(struct event_base *base, void *arg)
 	if (event_base_once(base, -1, EV_TIMEOUT, ctl_conn_check, p, &now) < 0) {
 		bufferevent_decref(bev);
 		free(p);
+		return bev;
+	}
+	/* The listener accepts in a loop until EAGAIN, all before any check
+	 * runs: stop it at the cap, or a burst of connections would take the
+	 * descriptors the cap keeps for spawns. ctl_conn_check resumes it. */
+	if (++pending + nconns > total_cap + CTL_CONN_ROOT_RESERVE && listener && !paused) {
+		paused = true;
+		evconnlistener_disable(listener);
 	}
 	return bev;
 }

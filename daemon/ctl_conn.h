@@ -33,7 +33,9 @@ struct evhttp_connection;
 #define CTL_CONN_ROOT_RESERVE 8
 #define CTL_CONN_REQUEST_TIMEOUT_S 5
 
-void ctl_conn_init(bool has_group, gid_t group);
+struct evconnlistener;
+/* listener: paused while a burst of new connections waits for its check. */
+void ctl_conn_init(struct evconnlistener *listener, bool has_group, gid_t group);
 /* Recomputes the total cap from RLIMIT_NOFILE and the descriptors
  * supervision needs; also done by itself when the process count changes
  * (start, reload). */

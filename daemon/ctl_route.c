@@ -389,7 +389,8 @@ int ctl_route_request(enum evhttp_cmd_type method, const char *raw_uri, const ch
 	else if (ctl_parse_target(&call, uri, &path) == 0)
 		ctl_dispatch(&call);
 	evhttp_clear_headers(&call.params);
-	evhttp_uri_free(uri);
+	if (uri) /* evhttp_uri_free(NULL) crashes in libevent 2.1 */
+		evhttp_uri_free(uri);
 	free(path);
 	return reply->code;
 }

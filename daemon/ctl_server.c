@@ -140,7 +140,6 @@ int ctl_server_init(const struct config *config, int listen_fd)
 
 	ctl_has_group = config->socket_group != NULL;
 	ctl_group = config->socket_gid;
-	ctl_conn_init(ctl_has_group, ctl_group);
 	if (fd < 0) {
 		fd = ctl_socket_open(config->socket, config->socket_mode, config->socket_group, config->socket_gid, err,
 				     sizeof(err));
@@ -159,6 +158,7 @@ int ctl_server_init(const struct config *config, int listen_fd)
 		return -1;
 	}
 	evconnlistener_set_error_cb(ctl_listener, ctl_accept_error);
+	ctl_conn_init(ctl_listener, ctl_has_group, ctl_group);
 	evhttp_set_bevcb(ctl_http, ctl_conn_new_bev, NULL);
 	evhttp_set_max_body_size(ctl_http, CTL_MAX_BUFFERED_BODY);
 	evhttp_set_max_headers_size(ctl_http, CTL_MAX_HEADERS);
