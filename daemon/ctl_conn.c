@@ -100,6 +100,9 @@ void ctl_conn_update_limits(void)
 	total_cap = soft > needed ? (soft - needed) / 2 : 0;
 	if (total_cap > CTL_CONN_MAX)
 		total_cap = CTL_CONN_MAX;
+	if (total_cap == 0)
+		log_warn("ctl: the open-files limit (%zu) leaves no room for ctl connections but root's %d", soft,
+			 CTL_CONN_ROOT_RESERVE);
 	log_debug("ctl: at most %zu connections (open-files limit %zu, %zu kept for supervision)", total_cap, soft,
 		  needed);
 }

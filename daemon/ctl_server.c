@@ -59,6 +59,7 @@ static void ctl_send_refusal(struct evhttp_request *req, int code, const char *m
 	char *text = json_dumps(obj, JSON_COMPACT);
 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 	evbuffer_add_printf(buf, "%s\n", text ? text : "{}");
 	evhttp_send_reply(req, code, NULL, buf);
 	evbuffer_free(buf);

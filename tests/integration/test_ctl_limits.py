@@ -215,3 +215,27 @@ def test_odd_paths_and_query_values_are_400(vigil):
     assert vigil.get("/v1/programs/sl/log?stream=stdout&lines=0").status == 200
     assert vigil.get("/v1/programs/sl/log?lines=100000").status == 200
     assert vigil.ctl("log", "sl", "-n", "5").returncode == 0
+
+
+def test_kept_alive_connection_gets_a_new_deadline_per_request(vigil):
+    import socket
+    start(vigil)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(vigil.sock)
+    s.settimeout(HEADER_DEADLINE_S + 5)
+    try:
+        s.sendall(b"GET /v1/programs HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += s.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:100]
+        # the reply is complete; the next request never comes
+        t0 = time.monotonic()
+        while s.recv(65536):
+            pass
+        idle = time.monotonic() - t0
+    finally:
+        s.close()
+    assert HEADER_DEADLINE_S - 1 < idle < HEADER_DEADLINE_S + 2.5, idle
+    metrics = vigil.get("/metrics").text
+    assert "vigil_ctl_connections 1" in metrics, metrics  # this request's own
