@@ -23,7 +23,8 @@
 #include "vigild.h"
 
 /* Descriptors kept free beside each process's own (pipes, exec-failure
- * pipe) for spawns, log reopening, health checks and hooks. */
+ * pipe) for spawns, log reopening, health checks and hooks (a quarter of
+ * the limit when that is less). */
 #define CTL_FD_HEADROOM 32
 #define CTL_FDS_PER_PROC 3
 #define CTL_LOG_INTERVAL_USEC 1000000LL
@@ -86,7 +87,7 @@ static size_t count_open_fds(void)
 void ctl_conn_update_limits(void)
 {
 	struct rlimit rl;
-	size_t soft, needed, open_fds;
+	size_t soft, needed, open_fds, ctl_fds;
 
 	limits_nprocs = vigil.nprocs;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 30))
@@ -96,7 +97,9 @@ void ctl_conn_update_limits(void)
 	/* What is open now but ctl connections, plus what each process may
 	 * still need (a stopped one opens its pipes when it starts). */
 	open_fds = count_open_fds();
-	needed = (open_fds > nconns ? open_fds - nconns : 0) + vigil.nprocs * CTL_FDS_PER_PROC + CTL_FD_HEADROOM;
+	ctl_fds = nconns + pending + lingering; /* a burst being accepted is not supervision */
+	needed = (open_fds > ctl_fds ? open_fds - ctl_fds : 0) + vigil.nprocs * CTL_FDS_PER_PROC +
+		 (soft / 4 < CTL_FD_HEADROOM ? soft / 4 : CTL_FD_HEADROOM);
 	total_cap = soft > needed ? (soft - needed) / 2 : 0;
 	if (total_cap > CTL_CONN_MAX)
 		total_cap = CTL_CONN_MAX;
@@ -248,7 +251,7 @@ static void ctl_conn_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("ctl: closing a connection from uid %d: no complete request within %ds", (int)c->uid,
+	log_debug("ctl: closing a connection from uid %d: no complete request within %ds", (int)c->uid,
 		 CTL_CONN_REQUEST_TIMEOUT_S);
 	evhttp_connection_free(c->evcon); /* calls ctl_conn_closed */
 }

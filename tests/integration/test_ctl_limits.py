@@ -121,6 +121,9 @@ def test_root_answers_fast_while_a_user_holds_1000_connections(vigil):
         assert seen["opened"] > 0
         # all thousand were seen and all but the per-uid cap refused
         wait_for(lambda: fd_count(vigil.pid) <= base + 64 + 2, 10, "vigild to keep at most 64 of them")
+        # socket_group lets nobody in: exactly the per-uid cap stays open
+        # (until the 5 s request deadline), plus this request's own
+        assert "\nvigil_ctl_connections 65\n" in vigil.get("/metrics").text
         worst = 0.0
         for _ in range(10):
             t0 = time.monotonic()
