@@ -11,6 +11,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,35 +157,51 @@ static void ctl_conn_send_refusal(int fd, int code, const char *msg)
 	json_decref(obj);
 }
 
-/* Reads and discards what the refused peer sends until it leaves. */
+struct ctl_linger {
+	struct event *ev;
+	int64_t until; /* monotonic usec */
+};
+
+/* Reads and discards what the refused peer sends until it leaves, or
+ * until its time is up however much it keeps sending. */
 static void ctl_conn_linger_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct event *ev = arg;
+	struct ctl_linger *l = arg;
+	int64_t left = l->until - now_usec();
 	char buf[4096];
-	ssize_t n = 0;
+	ssize_t n = -1;
 
-	if (what & EV_READ)
-		while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-			;
-	if ((what & EV_TIMEOUT) || n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		event_free(ev);
+	for (int i = 0; (what & EV_READ) && i < 16 && (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0; i++)
+		;
+	if ((what & EV_TIMEOUT) || left <= 0 || n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		event_free(l->ev);
+		free(l);
 		close(fd);
 		lingering--;
+		return;
 	}
+	struct timeval tv = { (time_t)(left / 1000000), (suseconds_t)(left % 1000000) };
+	event_add(l->ev, &tv);
 }
 
 static void ctl_conn_linger(int fd)
 {
 	struct timeval tv = { 0, CTL_LINGER_MS * 1000 };
-	struct event *ev;
+	struct ctl_linger *l;
 	int copy;
 
-	if (lingering >= CTL_LINGER_MAX || lingering > total_cap / 8 || (copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+	if (lingering >= CTL_LINGER_MAX || lingering > total_cap / 8 || !(l = calloc(1, sizeof(*l))))
 		return;
-	ev = event_new(vigil.base, copy, EV_READ | EV_PERSIST, ctl_conn_linger_cb, event_self_cbarg());
-	if (!ev || event_add(ev, &tv) < 0) {
-		if (ev)
-			event_free(ev);
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(l);
+		return;
+	}
+	l->until = now_usec() + CTL_LINGER_MS * 1000LL;
+	l->ev = event_new(vigil.base, copy, EV_READ, ctl_conn_linger_cb, l);
+	if (!l->ev || event_add(l->ev, &tv) < 0) {
+		if (l->ev)
+			event_free(l->ev);
+		free(l);
 		close(copy);
 		return;
 	}
@@ -265,7 +282,7 @@ static void ctl_conn_arm(struct ctl_conn *c)
 
 static void ctl_conn_admit(struct evhttp_connection *evcon, int fd)
 {
-	struct ctl_conn *c;
+	struct ctl_conn *c = NULL;
 	char msg[256];
 	uid_t uid;
 	pid_t pid;

@@ -100,6 +100,30 @@ def test_denied_peer_is_refused_at_accept(vigil):
     wait_for(lambda: "refused a connection from uid 65534" in vigil.log(), what="the refusal logged")
 
 
+# Runs as another user: after the refusal, keeps sending a byte every
+# 0.1 s; prints how long the socket stayed writable.
+TRICKLER = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+t0 = time.monotonic()
+try:
+    while time.monotonic() - t0 < 8:
+        s.send(b"x")
+        time.sleep(0.1)
+except OSError:
+    pass
+print(time.monotonic() - t0)
+"""
+
+
+def test_denied_peer_cannot_keep_its_socket_by_sending(vigil):
+    start(vigil)
+    r = subprocess.run([sys.executable, "-c", TRICKLER, vigil.sock], capture_output=True, text=True,
+                       user=NOBODY, group=NOBODY, extra_groups=[], timeout=60)
+    assert float(r.stdout) < 3, f"a refused peer kept its socket for {r.stdout.strip()}s by sending"
+
+
 def test_denied_user_cannot_hold_connections(vigil):
     start(vigil)
     base = fd_count(vigil.pid)
