@@ -68,7 +68,9 @@ void ctl_conn_init(struct evconnlistener *lev, bool group_set, gid_t gid)
 	listener = lev;
 	has_group = group_set;
 	group = gid;
-	limits_nprocs = (size_t)-1;
+	/* a first estimate, so even the first burst is bounded; redone once
+	 * the processes exist (ctl_conn_judge sees their count change) */
+	ctl_conn_update_limits();
 }
 
 static size_t count_open_fds(void)
