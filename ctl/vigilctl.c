@@ -70,6 +70,11 @@ static int call(const struct ctl *c, const char *method, const char *path, struc
 		fprintf(stderr, "vigilctl: %s\n", err);
 		return EXIT_UNREACHABLE;
 	}
+	if (reply->status == 403) { /* refused at accept: cannot reach it either */
+		fprintf(stderr, "vigilctl: %s\n", ctl_reply_error(reply));
+		ctl_reply_free(reply);
+		return EXIT_UNREACHABLE;
+	}
 	return EXIT_OK;
 }
 
@@ -389,7 +394,7 @@ static int parse_command_args(struct ctl *c, int argc, char **argv)
 		else if (strcmp(a, "--ready") == 0) c->ready = true;
 		else if (strcmp(a, "--status") == 0 && i + 1 < argc) c->status_text = argv[++i];
 		else if (strcmp(a, "-n") == 0 && i + 1 < argc) {
-			if (parse_int_range(argv[++i], 0, 1000000, &v, err, sizeof(err)) < 0)
+			if (parse_int_range(argv[++i], 0, 100000, &v, err, sizeof(err)) < 0)
 				return fprintf(stderr, "vigilctl: -n: %s\n", err), -1;
 			c->lines = v;
 		} else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {

@@ -3,6 +3,7 @@
 #include <event2/buffer.h>
 
 #include "../common/parse.h"
+#include "ctl_conn.h"
 #include "notify.h"
 #include "program.h"
 #include "vigild.h"
@@ -37,6 +38,12 @@ void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 				 "# HELP vigil_notify_passed_fds_pending Passed descriptors not closed yet.\n"
 				 "# TYPE vigil_notify_passed_fds_pending gauge\nvigil_notify_passed_fds_pending %zu\n",
 			    (unsigned long long)notify_passed_fds_total(), notify_passed_fds_pending());
+	evbuffer_add_printf(buf, "# HELP vigil_ctl_connections Open ctl connections, and the cap for non-root users.\n"
+				 "# TYPE vigil_ctl_connections gauge\nvigil_ctl_connections %zu\n"
+				 "vigil_ctl_connections_max %zu\n"
+				 "# HELP vigil_ctl_refused_total ctl connections refused at accept (peer not allowed, over a cap).\n"
+				 "# TYPE vigil_ctl_refused_total counter\nvigil_ctl_refused_total %llu\n",
+			    ctl_conn_count(), ctl_conn_cap(), ctl_conn_refused_count());
 	evbuffer_add_printf(buf, "# HELP vigil_process_heartbeat_age_seconds Time since the last WATCHDOG=1.\n"
 				 "# TYPE vigil_process_heartbeat_age_seconds gauge\n");
 	for (size_t i = 0; i < vigil.nprocs; i++) {

@@ -163,6 +163,17 @@ static bool uid_in_group_lookup(uid_t uid, gid_t group)
 	return false;
 }
 
+bool ctl_peer_allowed_cred(const struct ucred *cred, bool has_group, gid_t group)
+{
+	if (cred->uid == (uid_t)-1)
+		return false;
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return true;
+	if (!has_group)
+		return false;
+	return cred->gid == group || uid_in_group(cred->uid, group);
+}
+
 bool ctl_peer_allowed(int fd, bool has_group, gid_t group, uid_t *peer_uid)
 {
 	struct ucred cred;
@@ -171,9 +182,5 @@ bool ctl_peer_allowed(int fd, bool has_group, gid_t group, uid_t *peer_uid)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
 	*peer_uid = cred.uid;
-	if (cred.uid == 0 || cred.uid == geteuid())
-		return true;
-	if (!has_group)
-		return false;
-	return cred.gid == group || uid_in_group(cred.uid, group);
+	return ctl_peer_allowed_cred(&cred, has_group, group);
 }

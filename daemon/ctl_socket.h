@@ -11,7 +11,9 @@
  * Returns the fd (non-blocking, close-on-exec) or -1 with err set. */
 int ctl_socket_open(const char *path, int mode, const char *group, gid_t gid, char *err, size_t errlen);
 
+struct ucred;
 /* root, vigild's own uid, or a member of socket_group (has_group). */
+bool ctl_peer_allowed_cred(const struct ucred *cred, bool has_group, gid_t group);
 bool ctl_peer_allowed(int fd, bool has_group, gid_t group, uid_t *peer_uid);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_conn.h"
 #include "output.h"
 #include "program.h"
 
@@ -74,7 +75,7 @@ void output_ring_free(struct output_ring *ring)
 	while (ring->followers) {
 		struct follower *f = ring->followers;
 		ring->followers = f->next;
-		evhttp_connection_set_closecb(f->conn, NULL, NULL);
+		ctl_conn_set_closecb(f->conn, NULL, NULL);
 		evhttp_send_reply_end(f->req);
 		free(f);
 	}
@@ -179,5 +180,5 @@ void output_ring_follow(struct output_ring *ring, struct evhttp_request *req)
 	f->conn = evhttp_request_get_connection(req);
 	f->next = ring->followers;
 	ring->followers = f;
-	evhttp_connection_set_closecb(f->conn, follower_closed, f);
+	ctl_conn_set_closecb(f->conn, follower_closed, f);
 }
