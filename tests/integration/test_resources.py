@@ -45,8 +45,15 @@ start_limit_burst = 1
 
 def test_process_limit_reached_and_lifted(vigil):
     # As root vigild itself is exempt from RLIMIT_NPROC; the program runs as
-    # nobody, whose exec then fails with EAGAIN while the limit holds.
+    # nobody, whose exec then fails with EAGAIN while the limit holds. The
+    # kernel counts the user's other processes at setuid(): `other` keeps
+    # nobody at one process or more, whatever else runs on the machine.
     vigil.start(f"""
+[program:other]
+command = {W('run-forever')}
+user = nobody
+start_secs = 0
+
 [program:limited]
 command = {W('run-forever')}
 user = nobody
@@ -55,6 +62,7 @@ restart_delay = 10ms
 restart_delay_max = 50ms
 start_limit_burst = 1
 """)
+    vigil.wait_running("other")
     first = vigil.wait_running("limited")["pid"]
     old = set_soft_limit(vigil.pid, resource.RLIMIT_NPROC, 0)
     try:
