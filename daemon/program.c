@@ -30,6 +30,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
+#include "guard.h"
 #include "heartbeat.h"
 #include "log.h"
 #include "reaper.h"
@@ -126,13 +128,16 @@ static void proc_arm_timer(struct proc *p, int64_t usec)
 }
 
 /* Signals go to the whole process group with kill_group; the child is
- * a session leader, so its pgid is its first pid. */
+ * a session leader, so its pgid is its first pid. The SIGKILL of a stop
+ * goes to its whole cgroup: what escaped the group dies too. */
 static void proc_kill(struct proc *p, int signo)
 {
 	pid_t target = p->cfg->kill_group ? -p->pgid : p->pid;
 
 	if (p->pid && kill(target, signo) < 0 && errno != ESRCH)
 		log_warn("%s: cannot send signal %d to pid %d: %s", p->name, signo, (int)p->pid, strerror(errno));
+	if (p->pid && signo == SIGKILL && p->state == STATE_STOPPING)
+		cgroup_kill(p->name);
 }
 
 /* Starts the end of the running process: signo now (SIGCONT so a
@@ -314,9 +319,14 @@ void proc_on_exit(struct proc *p, int status)
 	if (p->pid != p->pgid)
 		proc_moved_mainpids--;
 	/* Leftovers of a process group die with their leader, so a restart
-	 * never finds the old port or lock still held. */
+	 * never finds the old port or lock still held; after a stop (or a
+	 * kill for a lost heartbeat) its whole cgroup does, setsid or not. */
 	if (p->cfg->kill_group)
 		kill(-p->pgid, SIGKILL);
+	if (p->cfg->kill_group || reason != KILL_NONE)
+		cgroup_kill(p->name);
+	cgroup_release(p->name);
+	guard_forget_group(p->pgid);
 	p->pid = 0;
 	p->kill_reason = KILL_NONE;
 	evtimer_del(p->timer);
