@@ -377,6 +377,35 @@ static int probe_join(char *why, size_t whylen)
 	return 0;
 }
 
+/* Empty subtrees of other vigild instances that are gone (no lock on
+ * them), killed with their guard: removed, so they do not pile up. One
+ * with processes is left to the vigild of its socket. */
+static void cgroup_collect_stale(const char *parent, const char *ours)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd;
+		if (e->d_type != DT_DIR || strncmp(e->d_name, "vigil-", 6) != 0 || strcmp(e->d_name, ours) == 0)
+			continue;
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && populated_at(fd) == 0) {
+			cgroup_remove_tree(fd);
+			n += unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0;
+		}
+		close(fd);
+	}
+	closedir(d);
+	if (n)
+		log_debug("removed %d empty cgroup subtrees of vigild instances that are gone", n);
+}
+
 static void cgroup_on_inotify(evutil_socket_t fd, short what, void *arg);
 
 static int cgroup_setup(const char *ctl_socket, char *why, size_t whylen)
@@ -393,6 +422,7 @@ static int cgroup_setup(const char *ctl_socket, char *why, size_t whylen)
 		return snprintf(why, whylen, "cgroup path too long"), -1;
 	if (subtree_open_locked(why, whylen) < 0)
 		return -1;
+	cgroup_collect_stale(dir, strrchr(cg.path, '/') + 1);
 	left = cgroup_count_tree(cg.dir_fd);
 	if (left) {
 		cgroup_kill_tree(cg.dir_fd);

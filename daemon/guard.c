@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/close_range.h>
 
@@ -23,6 +24,10 @@
 
 #define GUARD_MAX_GROUPS (1 << 20)
 #define GUARD_RESTART_USEC (1000 * 1000)
+/* Main processes get their stop_signal from PR_SET_PDEATHSIG as vigild
+ * dies (DESIGN: a last chance to clean up); everything is SIGKILLed this
+ * much later, well within the design's 100 ms. */
+#define GUARD_GRACE_MS 50
 
 static struct {
 	int fd;	   /* vigild's end; -1 without a guard */
@@ -101,29 +106,39 @@ static void guard_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void __attribute__((noreturn)) guard_main(int sock, int cgroup_fd, pid_t vigild)
+/* Reads vigild's records until EOF; returns only if vigild died. */
+static void guard_listen(int sock, struct group_set *groups)
 {
-	const char *path = cgroup_subtree_path(); /* a copy in our memory */
-	struct group_set groups = { 0 };
 	char msg[32];
-	size_t killed = 0;
 	ssize_t n;
 
-	guard_reset_signals();
-	setsid();
-	prctl(PR_SET_NAME, "vigild-guard");
-	guard_close_fds(sock, cgroup_fd);
 	for (;;) {
 		n = recv(sock, msg, sizeof(msg) - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			break; /* vigild is gone */
+			return; /* vigild is gone */
 		msg[n] = '\0';
 		if (msg[0] == 'x')
 			_exit(0); /* a normal exit: vigild cleaned up itself */
-		group_set_apply(&groups, msg);
+		group_set_apply(groups, msg);
 	}
+}
+
+static void __attribute__((noreturn)) guard_main(int sock, int cgroup_fd, pid_t vigild)
+{
+	const char *path = cgroup_subtree_path(); /* our copy of vigild's memory */
+	struct timespec grace = { 0, GUARD_GRACE_MS * 1000000L };
+	struct group_set groups = { 0 };
+	size_t killed = 0;
+
+	guard_reset_signals();
+	setsid();
+	prctl(PR_SET_NAME, "vigild-guard");
+	guard_close_fds(sock, cgroup_fd);
+	guard_listen(sock, &groups);
+	while (nanosleep(&grace, &grace) < 0 && errno == EINTR)
+		;
 	if (cgroup_fd >= 0)
 		cgroup_kill_tree(cgroup_fd);
 	for (size_t i = 0; i < groups.n; i++)

@@ -6,7 +6,9 @@
  * It is a fork of vigild made at start, before any program, that closes
  * every descriptor but its end of a SOCK_SEQPACKET pair and the cgroup
  * subtree, and waits. vigild alone holds the other end (O_CLOEXEC), so
- * EOF means vigild is gone: the guard writes cgroup.kill on the subtree
+ * EOF means vigild is gone: 50 ms later (the main processes got their
+ * stop_signal from PR_SET_PDEATHSIG meanwhile) the guard writes
+ * cgroup.kill on the subtree
  * (with cgroups), SIGKILLs every process group vigild told it about
  * ("+pgid" at spawn, "-pgid" at exit; with cgroups too, for a process
  * whose cgroup could not be made), removes the cgroups and exits. An

@@ -136,7 +136,7 @@ static void proc_kill(struct proc *p, int signo)
 
 	if (p->pid && kill(target, signo) < 0 && errno != ESRCH)
 		log_warn("%s: cannot send signal %d to pid %d: %s", p->name, signo, (int)p->pid, strerror(errno));
-	if (p->pid && signo == SIGKILL && p->state == STATE_STOPPING)
+	if (p->pid && signo == SIGKILL && p->state == STATE_STOPPING && p->cfg->kill_group)
 		cgroup_kill(p->name);
 }
 
@@ -319,12 +319,12 @@ void proc_on_exit(struct proc *p, int status)
 	if (p->pid != p->pgid)
 		proc_moved_mainpids--;
 	/* Leftovers of a process group die with their leader, so a restart
-	 * never finds the old port or lock still held; after a stop (or a
-	 * kill for a lost heartbeat) its whole cgroup does, setsid or not. */
-	if (p->cfg->kill_group)
+	 * never finds the old port or lock still held; so does the rest of
+	 * its cgroup, setsid'd or double-forked. */
+	if (p->cfg->kill_group) {
 		kill(-p->pgid, SIGKILL);
-	if (p->cfg->kill_group || reason != KILL_NONE)
 		cgroup_kill(p->name);
+	}
 	cgroup_release(p->name);
 	guard_forget_group(p->pgid);
 	p->pid = 0;
