@@ -199,8 +199,7 @@ static void guard_restart(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (!vigil.shutting_down)
-		guard_start();
+	guard_start(); /* during a shutdown too: vigild may die before it ends */
 }
 
 static void guard_on_event(evutil_socket_t fd, short what, void *arg)

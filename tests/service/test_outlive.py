@@ -219,6 +219,21 @@ def test_guard_is_lean_and_leaves_with_vigild(vigil, marker):
     assert "vigild-guard: vigild" not in vigil.stderr_text(), "a normal exit must not trigger the guard"
 
 
+@pytest.mark.parametrize("mode", ["cgroup", "pgroup"])
+def test_a_killed_guard_is_replaced(vigil, marker, mode):
+    start(vigil, (ESCAPERS + (SETSID if mode == "cgroup" else "")).format(m=marker), mode)
+    wait_all(marker, ALL if mode == "cgroup" else GROUP_ONLY)
+    guard = wait_for(lambda: guard_of(vigil), what="the guard")
+    os.kill(guard, signal.SIGKILL)
+    new = wait_for(lambda: (lambda g: g if g and g != guard else None)(guard_of(vigil)), what="a new guard")
+    assert "the guard (pid" in vigil.stderr_text()
+    pids = marked(marker)
+    vigil.signal(signal.SIGKILL)
+    took = time_until_none(pids, DEADLINE)
+    assert took is not None, [(p, cmdline(p)) for p in pids if pid_alive(p)]
+    wait_for(lambda: not pid_alive(new), what="the new guard to exit")
+
+
 def test_stop_kills_the_setsid_grandchild(vigil, marker):
     start(vigil, SETSID.format(m=marker), "cgroup")
     s = wait_all(marker, {"7", "8", "9"})
