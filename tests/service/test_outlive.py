@@ -166,9 +166,6 @@ def test_started_again_nothing_doubled(vigil, marker, mode):
             return s
         return None
     wait_for(settled, what=lambda: f"one new instance of each sleep (now {sleeps(marker)}, old {sorted(old)})")
-    # and it stays so: nothing of the first vigild shows up late
-    time.sleep(0.3)
-    assert settled(), sleeps(marker)
     check_mode(vigil, mode, {p: cgroup_dir(p) for p in marked(marker)})
 
 
