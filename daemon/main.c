@@ -16,10 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "ctl_server.h"
 #include "log.h"
 #include "notify.h"
+#include "guard.h"
 #include "output.h"
 #include "program.h"
 #include "reaper.h"
@@ -138,6 +140,10 @@ static int run(struct config *config)
 	if (ctl_server_init(config, activated_socket()) < 0 || notify_init(notify_path) < 0 ||
 	    supervisor_init(config) < 0)
 		return EXIT_FAILURE_RUNTIME;
+	/* after the ctl socket: a vigild already running on it refused us
+	 * before we could kill its programs as a predecessor's leftovers */
+	cgroup_init(config->socket);
+	guard_start();
 	if (sd_glue_init() < 0)
 		return EXIT_FAILURE_RUNTIME;
 	log_info("vigild %s started (pid %d) with %zu processes from %s", VIGIL_VERSION, (int)getpid(),
@@ -152,6 +158,8 @@ static int run(struct config *config)
 
 static void cleanup(void)
 {
+	cgroup_free();
+	guard_free(); /* last: it kills everything if vigild dies before */
 	ctl_server_free();
 	supervisor_free();
 	output_free_detached();

@@ -36,6 +36,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
+#include "guard.h"
 #include "heartbeat.h"
 #include "log.h"
 #include "reaper.h"
@@ -131,13 +133,16 @@ static void proc_arm_timer(struct proc *p, int64_t usec)
 }
 
 /* Signals go to the whole process group with kill_group; the child is
- * a session leader, so its pgid is its first pid. */
+ * a session leader, so its pgid is its first pid. The SIGKILL of a stop
+ * goes to its whole cgroup: what escaped the group dies too. */
 static void proc_kill(struct proc *p, int signo)
 {
 	pid_t target = p->cfg->kill_group ? -p->pgid : p->pid;
 
 	if (p->pid && kill(target, signo) < 0 && errno != ESRCH)
 		log_warn("%s: cannot send signal %d to pid %d: %s", p->name, signo, (int)p->pid, strerror(errno));
+	if (p->pid && signo == SIGKILL && p->state == STATE_STOPPING && p->cfg->kill_group)
+		cgroup_kill(p->name);
 }
 
 /* Starts the end of the running process: signo now (SIGCONT so a
@@ -372,9 +377,14 @@ void proc_on_exit(struct proc *p, int status)
 	proc_record_exit(p, status);
 	reaper_forget(p);
 	/* Leftovers of a process group die with their leader, so a restart
-	 * never finds the old port or lock still held. */
-	if (p->cfg->kill_group)
+	 * never finds the old port or lock still held; so does the rest of
+	 * its cgroup, setsid'd or double-forked. */
+	if (p->cfg->kill_group) {
 		kill(-p->pgid, SIGKILL);
+		cgroup_kill(p->name);
+	}
+	cgroup_release(p->name);
+	guard_forget_group(p->pgid);
 	p->pid = 0;
 	p->kill_reason = KILL_NONE;
 	evtimer_del(p->timer);

@@ -23,6 +23,9 @@
 #include <linux/close_range.h>
 #include <sys/syscall.h>
 
+#include "cgroup.h"
+#include "guard.h"
+#include "log.h"
 #include "output.h"
 #include "program.h"
 #include "spawn_env.h"
@@ -30,7 +33,7 @@
 
 #define MAX_GROUPS 256
 
-enum spawn_step { STEP_CHDIR = 1, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_EXEC, STEP_FDS };
+enum spawn_step { STEP_CHDIR = 1, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_EXEC, STEP_FDS, STEP_CGROUP };
 
 struct spawn_failure {
 	int step;
@@ -49,6 +52,7 @@ struct spawn_plan {
 	int ngroups;
 	pid_t parent;
 	int death_signal;
+	int cgroup_fd; /* its cgroup's cgroup.procs, -1 without */
 };
 
 static const char *spawn_step_name(int step)
@@ -60,6 +64,7 @@ static const char *spawn_step_name(int step)
 	case STEP_SETUID: return "setuid";
 	case STEP_EXEC: return "exec";
 	case STEP_FDS: return "set up stdio";
+	case STEP_CGROUP: return "join its cgroup";
 	}
 	return "?";
 }
@@ -103,6 +108,8 @@ static void plan_free(struct spawn_plan *plan)
 {
 	argv_free(plan->argv);
 	argv_free(plan->envp);
+	if (plan->cgroup_fd >= 0)
+		close(plan->cgroup_fd);
 }
 
 static int plan_spawn(struct spawn_plan *plan, struct proc *p, char *err, size_t errlen)
@@ -110,6 +117,7 @@ static int plan_spawn(struct spawn_plan *plan, struct proc *p, char *err, size_t
 	const struct program_config *pc = p->cfg;
 
 	memset(plan, 0, sizeof(*plan));
+	plan->cgroup_fd = -1;
 	plan->parent = getpid();
 	plan->death_signal = pc->daemon ? SIGKILL : pc->stop_signal;
 	if (argv_split(p->argv_text, &plan->argv, err, errlen) < 0)
@@ -124,6 +132,12 @@ static int plan_spawn(struct spawn_plan *plan, struct proc *p, char *err, size_t
 	plan->out_fd[0] = p->output.child_fd[OUTPUT_STDOUT_STREAM];
 	plan->out_fd[1] = p->output.child_fd[OUTPUT_STDERR_STREAM];
 	plan->stderr_to_stdout = pc->stderr_spec.kind == OUTPUT_STDOUT;
+	plan->cgroup_fd = cgroup_open_procs(p->name, err, errlen);
+	if (plan->cgroup_fd < 0 && *err) {
+		/* run it anyway: process-group cleanup still applies */
+		log_warn("%s: %s; it runs outside its cgroup", p->name, err);
+		err[0] = '\0';
+	}
 	return 0;
 }
 
@@ -178,6 +192,11 @@ static void child_exec(const struct spawn_plan *plan, const struct program_confi
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t empty;
 
+	/* First, with every signal still blocked: nothing the child does
+	 * (and nothing it forks) runs outside its cgroup. Before setuid,
+	 * which would take away the right to write there. */
+	if (plan->cgroup_fd >= 0 && write(plan->cgroup_fd, "0", 1) < 0)
+		child_fail(pipe_fd, STEP_CGROUP);
 	/* Default dispositions first, then unblock: a signal pending from
 	 * vigild's time must not run vigild's handler here. */
 	for (int i = 0; i < n_nondefault_signals; i++)
@@ -280,7 +299,10 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen, int *errnum)
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		rc = -1;
 	} else {
+		guard_track_group(pid); /* its pgid: the child calls setsid() */
 		rc = await_exec(pid, pipefd[0], &plan, p, err, errlen, errnum);
+		if (rc < 0)
+			guard_forget_group(pid);
 	}
 	output_after_fork(p, rc < 0 ? -1 : pid);
 	close(pipefd[0]);

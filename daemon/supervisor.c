@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "log.h"
 #include "program.h"
@@ -194,6 +195,7 @@ static void kill_now(const struct proc *p)
 		return;
 	kill(-p->pgid, SIGKILL);
 	kill(p->pid, SIGKILL); /* MAINPID= may have moved it out of its group */
+	cgroup_kill(p->name);  /* and whatever escaped with setsid */
 }
 
 void supervisor_kill_all(void)

@@ -1,0 +1,54 @@
+/* Every supervised process in a cgroup v2 of its own, when vigild can
+ * make them (under systemd with Delegate=yes, in a container that owns
+ * its cgroup, or on any writable cgroup2 mount):
+ *
+ *   <vigild's own cgroup>/vigil-<hash>/prog-<name>
+ *
+ * <hash> is 12 hex digits of a hash of the ctl socket path: vigild
+ * instances on one machine never share a subtree, and a vigild started
+ * again on the same socket finds what its predecessor left and kills it
+ * before it spawns anything. vigild holds an flock on the subtree for
+ * its lifetime (shared with its guard, see guard.h), so a new vigild
+ * waits until the guard of a dead one has finished cleaning up.
+ *
+ * A stop kills a program's whole cgroup (cgroup.kill; on kernels before
+ * 5.14 every pid listed, a few passes); an empty cgroup is removed once
+ * the kernel says so (inotify on cgroup.events), never by polling.
+ * Without a usable cgroup2 hierarchy, or with VIGIL_CGROUP=off in
+ * vigild's environment, cgroup_init says why once and every other
+ * function is a no-op: cleanup falls back to process groups.
+ * Functions return 0 / -1, or a count. */
+#ifndef VIGIL_CGROUP_H
+#define VIGIL_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Finds the hierarchy, makes and locks the subtree, kills and removes
+ * what a previous vigild left there, and checks that a process can join
+ * a cgroup. 0 with cgroups, -1 without (logged at notice). */
+int cgroup_init(const char *ctl_socket);
+bool cgroup_enabled(void);
+int cgroup_subtree_fd(void);	      /* -1 without cgroups */
+const char *cgroup_subtree_path(void); /* "" without cgroups */
+
+/* An fd of the process's cgroup.procs (made if needed) for the child to
+ * write "0" into between fork and exec; -1 without cgroups, or -1 with a
+ * message when the cgroup cannot be made. */
+int cgroup_open_procs(const char *name, char *err, size_t errlen);
+/* SIGKILLs everything in the process's cgroup (and below). */
+void cgroup_kill(const char *name);
+/* Removes the process's cgroup now or, if it still has processes, the
+ * moment it is empty. A spawn in between simply makes it again. */
+void cgroup_release(const char *name);
+/* vigild exits: kill what is left, remove every cgroup, unlock. */
+void cgroup_free(void);
+
+/* The tree under an open cgroup directory; used by the guard too, so
+ * nothing here touches the event loop. */
+int cgroup_count_tree(int dir_fd);		 /* processes in it */
+void cgroup_kill_tree(int dir_fd);
+bool cgroup_wait_empty(int dir_fd, int timeout_ms); /* blocks: startup, exit, guard */
+void cgroup_remove_tree(int dir_fd);		 /* its child cgroups, not itself */
+
+#endif
