@@ -151,8 +151,10 @@ int ctl_server_init(const struct config *config, int listen_fd)
 		ctl_socket_path = strdup(config->socket);
 	}
 	ctl_http = evhttp_new(vigil.base);
+	/* backlog 0: the socket listens already (ours, or systemd's with its
+	 * Backlog=); -1 would make libevent listen() again with only 128 */
 	ctl_listener = evconnlistener_new(vigil.base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-					  -1, fd);
+					  0, fd);
 	ctl_accept_retry = evtimer_new(vigil.base, ctl_accept_resume, NULL);
 	if (!ctl_http || !ctl_listener || !ctl_accept_retry || !evhttp_bind_listener(ctl_http, ctl_listener)) {
 		log_err("ctl socket: cannot set up the HTTP server");

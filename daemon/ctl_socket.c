@@ -108,7 +108,10 @@ int ctl_socket_open(const char *path, int mode, const char *group, gid_t gid, ch
 		snprintf(err, errlen, "cannot set mode/group of %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (listen(fd, 64) < 0) {
+	/* The longest queue the kernel allows (net.core.somaxconn): a user
+	 * flooding the socket with connects must not fill it before vigild
+	 * accepts and refuses them, or root's connect() fails with EAGAIN. */
+	if (listen(fd, SOMAXCONN > 4096 ? SOMAXCONN : 4096) < 0) {
 		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
 		goto fail;
 	}

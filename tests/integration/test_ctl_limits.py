@@ -9,6 +9,7 @@ query values are a 400, never silently reinterpreted.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -266,3 +267,26 @@ def test_kept_alive_connection_gets_a_new_deadline_per_request(vigil):
     assert HEADER_DEADLINE_S - 1 < idle < HEADER_DEADLINE_S + 2.5, idle
     metrics = vigil.get("/metrics").text
     assert "vigil_ctl_connections 1" in metrics, metrics  # this request's own
+
+
+def test_a_flood_of_connects_cannot_fill_the_listen_queue(vigil):
+    # While vigild is not accepting at all (stopped: the worst case of a
+    # busy turn), a user's thousand connects wait in the kernel's queue;
+    # root's must still get in and be answered once vigild runs. libevent's
+    # default would have shrunk the queue to 128.
+    start(vigil)
+    os.kill(vigil.pid, signal.SIGSTOP)
+    try:
+        p, seen = holder(vigil, 1000)
+        assert seen["failed"] == 0, seen
+        import socket
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect(vigil.sock)  # BlockingIOError (EAGAIN) with a full queue
+        s.close()
+    finally:
+        os.kill(vigil.pid, signal.SIGCONT)
+    try:
+        assert vigil.get("/v1/programs").status == 200
+    finally:
+        release(p)
