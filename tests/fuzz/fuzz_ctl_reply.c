@@ -18,6 +18,8 @@ static void fuzz_processes(FILE *out, json_t *procs)
 	json_t *p;
 
 	json_array_foreach(procs, i, p) {
+		/* what reply_processes promises the rest of vigilctl */
+		FUZZ_CHECK(json_is_string(json_object_get(p, "name")) && json_is_string(json_object_get(p, "state")));
 		(void)reply_is_running(p);
 		for (size_t a = 0; a < 3; a++) {
 			/* before: this process, and another one, as a restart compares pids */
