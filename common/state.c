@@ -18,7 +18,7 @@ const char *state_name(enum proc_state state)
 
 int state_from_name(const char *name)
 {
-	for (int i = 0; i < STATE_COUNT; i++)
+	for (int i = 0; name && i < STATE_COUNT; i++)
 		if (strcmp(state_names[i], name) == 0)
 			return i;
 	return -1;

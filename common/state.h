@@ -15,7 +15,7 @@ enum proc_state {
 };
 
 const char *state_name(enum proc_state state);
-/* Returns -1 for an unknown name. */
+/* Returns -1 for an unknown name or NULL. */
 int state_from_name(const char *name);
 
 #endif

@@ -15,7 +15,12 @@ static const char *const headers[COLS] = { "NAME", "STATE", "PID", "UPTIME", "RE
 static void format_uptime(char *buf, size_t len, json_t *proc)
 {
 	double s = json_number_value(json_object_get(proc, "uptime_s"));
-	long t = (long)s;
+	long t;
+
+	/* any number may come: keep the cast to long defined */
+	if (!(s >= 0 && s < 1e12))
+		s = 0;
+	t = (long)s;
 
 	if (json_is_null(json_object_get(proc, "pid")))
 		snprintf(buf, len, "-");

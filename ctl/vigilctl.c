@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "../common/parse.h"
-#include "../common/state.h"
 #include "client.h"
+#include "reply.h"
 #include "table.h"
 
 #define DEFAULT_SOCKET "/run/vigil/vigil.sock"
@@ -93,9 +93,11 @@ static json_t *fetch_procs(const struct ctl *c, const char *name, int *rc)
 		ctl_reply_free(&r);
 		return NULL;
 	}
-	/* one process comes as an object, several as {"programs": [...]} */
-	out = json_object_get(r.json, "programs");
-	out = out ? json_incref(out) : json_pack("[O]", r.json);
+	out = reply_processes(r.json);
+	if (!out) {
+		fprintf(stderr, "vigilctl: unexpected reply from vigild\n");
+		*rc = EXIT_FAILED;
+	}
 	ctl_reply_free(&r);
 	return out;
 }
@@ -119,8 +121,7 @@ static int cmd_status(struct ctl *c)
 			continue;
 		}
 		json_array_foreach(procs, k, p) {
-			if (c->nargs && strcmp(json_string_value(json_object_get(p, "state")), "RUNNING") != 0 &&
-			    rc == EXIT_OK)
+			if (c->nargs && !reply_is_running(p) && rc == EXIT_OK)
 				rc = EXIT_NOT_RUNNING;
 		}
 		json_array_extend(all, procs);
@@ -138,45 +139,6 @@ static int cmd_status(struct ctl *c)
 	return rc;
 }
 
-/* Done, still waiting, or failed: what a process's state means for an action. */
-enum verdict { WAIT, DONE, FAILED };
-
-static enum verdict judge(const char *action, json_t *p, json_t *before)
-{
-	int state = state_from_name(json_string_value(json_object_get(p, "state")));
-	json_t *pid = json_object_get(p, "pid");
-
-	if (strcmp(action, "stop") == 0)
-		return state == STATE_STOPPED || state == STATE_EXITED || state == STATE_FATAL ? DONE : WAIT;
-	/* a bound daemon child starts once its parent is RUNNING */
-	if (state == STATE_STOPPED && json_is_string(json_object_get(p, "bind_to")))
-		return WAIT;
-	if (state == STATE_FATAL || state == STATE_EXITED || state == STATE_STOPPED)
-		return FAILED;
-	if (state != STATE_RUNNING)
-		return WAIT;
-	/* a restart is done when a new process runs */
-	if (strcmp(action, "restart") == 0 && before && json_equal(json_object_get(before, "pid"), pid))
-		return WAIT;
-	return DONE;
-}
-
-static const char *describe_failure(json_t *p, char *buf, size_t len)
-{
-	json_t *le = json_object_get(p, "last_exit");
-	const char *cause = json_string_value(json_object_get(le, "cause"));
-
-	if (cause && strcmp(cause, "exit") == 0 && json_integer_value(json_object_get(le, "code")) == 127)
-		snprintf(buf, len, "exit 127: it could not be executed; vigild's log says why");
-	else if (cause && strcmp(cause, "signal") == 0)
-		snprintf(buf, len, "last exit: signal %lld", json_integer_value(json_object_get(le, "signal")));
-	else if (cause)
-		snprintf(buf, len, "last exit: %s %lld", cause, json_integer_value(json_object_get(le, "code")));
-	else
-		snprintf(buf, len, "no exit recorded");
-	return buf;
-}
-
 /* Polls until every process of name reaches what action asked for. */
 static int wait_for(const struct ctl *c, const char *name, const char *action, json_t *before)
 {
@@ -191,13 +153,13 @@ static int wait_for(const struct ctl *c, const char *name, const char *action, j
 			return rc;
 		json_array_foreach(procs, i, p) {
 			json_t *b = json_array_get(before, i);
-			enum verdict v = judge(action, p, b);
-			done += v == DONE;
-			if (v == FAILED) {
+			enum reply_verdict v = reply_judge(action, p, b);
+			done += v == REPLY_DONE;
+			if (v == REPLY_FAILED) {
 				failed++;
 				fprintf(stderr, "vigilctl: %s: failed to %s: now %s (%s)\n",
 					json_string_value(json_object_get(p, "name")), action,
-					json_string_value(json_object_get(p, "state")), describe_failure(p, why, sizeof(why)));
+					json_string_value(json_object_get(p, "state")), reply_describe_failure(p, why, sizeof(why)));
 			}
 		}
 		if (failed || done == (int)json_array_size(procs)) {
@@ -206,7 +168,7 @@ static int wait_for(const struct ctl *c, const char *name, const char *action, j
 		}
 		if (mono_ms() > deadline) {
 			json_array_foreach(procs, i, p)
-				if (judge(action, p, json_array_get(before, i)) == WAIT)
+				if (reply_judge(action, p, json_array_get(before, i)) == REPLY_WAIT)
 					fprintf(stderr, "vigilctl: %s: still %s after %.0fs; see 'vigilctl status'\n",
 						json_string_value(json_object_get(p, "name")),
 						json_string_value(json_object_get(p, "state")), c->timeout_s);

@@ -1,0 +1,63 @@
+"""vigilctl against replies vigild never sends, from a fake server on the
+ctl socket: whatever JSON comes back, vigilctl says "unexpected reply" and
+exits 1, never crashes. The fuzz target ctl_reply found these shapes; this
+drives the real binary with them."""
+
+import os
+import shutil
+import socketserver
+import sys
+import threading
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pylib"))
+from vigiltest import make_tmpdir, run_ctl, sanitizer_reports  # noqa: E402
+
+PROCESS = ('{"name": "web", "program": "web", "instance": 0, "state": "RUNNING", "pid": 7,'
+           ' "uptime_s": 1.5, "restarts": 0, "last_exit": null, "heartbeat": null,'
+           ' "status": null, "daemon": false, "bind_to": null}')
+
+
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        # read the request head (vigilctl sends no body), answer, close
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass
+        body = self.server.body.encode()
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+@pytest.fixture
+def fake_vigild():
+    tmp = make_tmpdir("vigil-fake-")
+    server = socketserver.ThreadingUnixStreamServer(os.path.join(tmp, "ctl.sock"), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_real_process_list_is_shown(fake_vigild):
+    fake_vigild.body = '{"programs": [%s]}' % PROCESS
+    r = run_ctl("status", "web", sock=fake_vigild.server_address, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "web" in r.stdout and "RUNNING" in r.stdout
+
+
+@pytest.mark.parametrize("body", [
+    "[]", "null", "7", '"text"', "not json",
+    '{"programs": [{}]}', '{"programs": [1]}', '{"programs": {"a": 1}}',
+    '{"programs": [{"name": "web"}]}', '{"name": "web", "state": 5}', "{}",
+])
+@pytest.mark.parametrize("command", [["status", "web"], ["restart", "web"]])
+def test_an_odd_reply_is_an_error_not_a_crash(fake_vigild, body, command):
+    fake_vigild.body = body
+    r = run_ctl(*command, "--timeout", "5s", sock=fake_vigild.server_address, timeout=30)
+    assert r.returncode == 1, f"exit {r.returncode}: {r.stderr}"
+    assert "unexpected reply from vigild" in r.stderr
+    assert not sanitizer_reports(r.stderr)
