@@ -463,9 +463,9 @@ int cgroup_init(const char *ctl_socket)
 	return -1;
 }
 
-int cgroup_open_procs(const char *name, char *err, size_t errlen)
+int cgroup_open_dir(const char *name, char *err, size_t errlen)
 {
-	char dir[96], file[128];
+	char dir[96];
 	int fd;
 
 	if (!cg.enabled)
@@ -473,10 +473,9 @@ int cgroup_open_procs(const char *name, char *err, size_t errlen)
 	cgroup_dir_name(name, dir, sizeof(dir));
 	if (mkdirat(cg.dir_fd, dir, 0755) < 0 && errno != EEXIST)
 		return snprintf(err, errlen, "cannot create cgroup %s/%s: %s", cg.path, dir, strerror(errno)), -1;
-	snprintf(file, sizeof(file), "%s/cgroup.procs", dir);
-	fd = openat(cg.dir_fd, file, O_WRONLY | O_CLOEXEC);
+	fd = openat(cg.dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		snprintf(err, errlen, "cannot open %s/%s: %s", cg.path, file, strerror(errno));
+		snprintf(err, errlen, "cannot open %s/%s: %s", cg.path, dir, strerror(errno));
 	return fd;
 }
 

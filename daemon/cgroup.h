@@ -32,10 +32,11 @@ bool cgroup_enabled(void);
 int cgroup_subtree_fd(void);	      /* -1 without cgroups */
 const char *cgroup_subtree_path(void); /* "" without cgroups */
 
-/* An fd of the process's cgroup.procs (made if needed) for the child to
- * write "0" into between fork and exec; -1 without cgroups, or -1 with a
- * message when the cgroup cannot be made. */
-int cgroup_open_procs(const char *name, char *err, size_t errlen);
+/* An fd of the process's cgroup directory (made if needed), for clone3's
+ * CLONE_INTO_CGROUP (or for the child to write "0" into its cgroup.procs
+ * between fork and exec); -1 without cgroups, or -1 with a message when
+ * the cgroup cannot be made. */
+int cgroup_open_dir(const char *name, char *err, size_t errlen);
 /* SIGKILLs everything in the process's cgroup (and below). */
 void cgroup_kill(const char *name);
 /* Removes the process's cgroup now or, if it still has processes, the

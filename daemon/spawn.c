@@ -12,6 +12,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,8 @@ struct spawn_plan {
 	int ngroups;
 	pid_t parent;
 	int death_signal;
-	int cgroup_fd; /* its cgroup's cgroup.procs, -1 without */
+	int cgroup_fd; /* its cgroup's directory, -1 without */
+	bool in_cgroup; /* clone3 put the child there already */
 };
 
 static const char *spawn_step_name(int step)
@@ -132,7 +134,7 @@ static int plan_spawn(struct spawn_plan *plan, struct proc *p, char *err, size_t
 	plan->out_fd[0] = p->output.child_fd[OUTPUT_STDOUT_STREAM];
 	plan->out_fd[1] = p->output.child_fd[OUTPUT_STDERR_STREAM];
 	plan->stderr_to_stdout = pc->stderr_spec.kind == OUTPUT_STDOUT;
-	plan->cgroup_fd = cgroup_open_procs(p->name, err, errlen);
+	plan->cgroup_fd = cgroup_open_dir(p->name, err, errlen);
 	if (plan->cgroup_fd < 0 && *err) {
 		/* run it anyway: process-group cleanup still applies */
 		log_warn("%s: %s; it runs outside its cgroup", p->name, err);
@@ -192,11 +194,14 @@ static void child_exec(const struct spawn_plan *plan, const struct program_confi
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t empty;
 
-	/* First, with every signal still blocked: nothing the child does
-	 * (and nothing it forks) runs outside its cgroup. Before setuid,
-	 * which would take away the right to write there. */
-	if (plan->cgroup_fd >= 0 && write(plan->cgroup_fd, "0", 1) < 0)
-		child_fail(pipe_fd, STEP_CGROUP);
+	/* Without clone3: join the cgroup first, with every signal still
+	 * blocked, so nothing the child does (or forks) runs outside it; and
+	 * before setuid takes the right to write there away. */
+	if (plan->cgroup_fd >= 0 && !plan->in_cgroup) {
+		int procs = openat(plan->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (procs < 0 || write(procs, "0", 1) < 0)
+			child_fail(pipe_fd, STEP_CGROUP);
+	}
 	/* Default dispositions first, then unblock: a signal pending from
 	 * vigild's time must not run vigild's handler here. */
 	for (int i = 0; i < n_nondefault_signals; i++)
@@ -217,12 +222,15 @@ static void child_exec(const struct spawn_plan *plan, const struct program_confi
 		umask((mode_t)pc->umask);
 	if (vigil.nofile.rlim_max)
 		setrlimit(RLIMIT_NOFILE, &vigil.nofile);
+	/* Raw system calls: glibc's wrappers would try to change the
+	 * credentials of vigild's other threads too (its closer threads),
+	 * which a child made by clone3 believes it still has. */
 	if (plan->set_ids) {
-		if (setgroups((size_t)plan->ngroups, plan->groups) < 0)
+		if (syscall(SYS_setgroups, (size_t)plan->ngroups, plan->groups) < 0)
 			child_fail(pipe_fd, STEP_SETGROUPS);
-		if (setgid(plan->gid) < 0)
+		if (syscall(SYS_setgid, plan->gid) < 0)
 			child_fail(pipe_fd, STEP_SETGID);
-		if (setuid(plan->uid) < 0)
+		if (syscall(SYS_setuid, plan->uid) < 0)
 			child_fail(pipe_fd, STEP_SETUID);
 	}
 	if (pc->directory && chdir(pc->directory) < 0)
@@ -231,12 +239,45 @@ static void child_exec(const struct spawn_plan *plan, const struct program_confi
 	 * before this line, the signal will never come: act on it now. */
 	prctl(PR_SET_PDEATHSIG, plan->death_signal);
 	if (getppid() != plan->parent)
-		raise(plan->death_signal);
+		kill(getpid(), plan->death_signal); /* not raise(): its cached tid is vigild's */
 	/* Whatever vigild's own parent left open without O_CLOEXEC must not
 	 * reach the program either. */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	execvpe(plan->argv[0], plan->argv, plan->envp);
 	child_fail(pipe_fd, STEP_EXEC);
+}
+
+/* clone3's arguments (linux/sched.h has them too, but clashes with
+ * glibc's sched.h). */
+struct spawn_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+		cgroup;
+};
+#define SPAWN_CLONE_INTO_CGROUP 0x200000000ULL
+
+/* fork(), straight into the process's cgroup where the kernel can
+ * (clone3 with CLONE_INTO_CGROUP, Linux 5.7): moving a process after the
+ * fork takes the kernel 5-15 ms (a write to cgroup.procs waits for an RCU
+ * grace period) while vigild waits for the exec. */
+static pid_t spawn_fork(struct spawn_plan *plan)
+{
+	static bool clone3_works = true;
+	struct spawn_clone_args args = { .flags = SPAWN_CLONE_INTO_CGROUP, .exit_signal = SIGCHLD };
+	long pid;
+
+	plan->in_cgroup = false;
+	if (plan->cgroup_fd >= 0 && clone3_works) {
+		args.cgroup = (uint64_t)plan->cgroup_fd;
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+		if (pid >= 0) {
+			plan->in_cgroup = true;
+			return (pid_t)pid;
+		}
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP)
+			return -1; /* EAGAIN, ENOMEM: as fork would fail */
+		clone3_works = false; /* an older kernel: move the child after the fork */
+	}
+	return fork();
 }
 
 /* Reads the child's verdict: EOF means it exec'd. */
@@ -287,7 +328,7 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen, int *errnum)
 		find_nondefault_signals(); /* after main() set up its handlers */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
+	pid = spawn_fork(&plan);
 	if (pid == 0) {
 		close(pipefd[0]);
 		child_exec(&plan, p->cfg, pipefd[1]);
