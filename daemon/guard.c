@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@
  * dies (DESIGN: a last chance to clean up); everything is SIGKILLed this
  * much later, well within the design's 100 ms. */
 #define GUARD_GRACE_MS 50
+/* At a normal exit, how long a full queue may take to get room for "x". */
+#define GUARD_EXIT_WAIT_MS 1000
+#define GUARD_EXIT_POLL_MS 50
 
 static struct {
 	int fd;	   /* vigild's end; -1 without a guard */
@@ -342,10 +346,33 @@ int guard_start(void)
 	return 0;
 }
 
+/* The "x" of a normal exit must arrive: without it the guard takes the
+ * end of the socket for vigild's death, and kills its groups, whose
+ * numbers may be others' by then. A guard whose queue stays full (it is
+ * stopped) is SIGKILLed instead; EAGAIN on a peek shows it is alive, as
+ * only it holds the other end. */
+static void guard_say_goodbye(void)
+{
+	struct pollfd pfd = { .fd = guard.fd, .events = POLLOUT };
+	char c;
+
+	for (int waited = 0;; waited += GUARD_EXIT_POLL_MS) {
+		if (send(guard.fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+			return;
+		if ((errno != EAGAIN && errno != ENOBUFS) || waited >= GUARD_EXIT_WAIT_MS)
+			break;
+		poll(&pfd, 1, GUARD_EXIT_POLL_MS);
+	}
+	if (guard.pid > 1 && recv(guard.fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0 && errno == EAGAIN) {
+		log_warn("the guard (pid %d) does not read; killing it", (int)guard.pid);
+		kill(guard.pid, SIGKILL);
+	}
+}
+
 void guard_free(void)
 {
 	if (guard.fd >= 0)
-		(void)!send(guard.fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		guard_say_goodbye();
 	guard_close();
 	if (guard.restart_timer)
 		event_free(guard.restart_timer);

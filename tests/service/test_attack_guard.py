@@ -91,3 +91,33 @@ stop_signal = KILL
                 s.kill()
             s.wait()
         kill_pids(marked(m))
+
+
+def test_a_normal_exit_reaches_a_guard_that_stopped_reading(vigil):
+    """The "x" of a normal exit came after the queue had filled (the stop
+    of every program sends one record each): it was lost, and the guard,
+    reading on later, took the end of the socket for vigild's death."""
+    m = str(random.randrange(10**7, 10**8))
+    guard = None
+    try:
+        vigil.start(f"""
+[program:p]
+command = /bin/sleep {m}.1
+numprocs = {N}
+start_secs = 0
+stop_signal = KILL
+""", env={"VIGIL_CGROUP": "off"})
+        wait_for(lambda: len(marked(m)) == N, what=f"{N} sleeps", timeout=3 * TIMEOUT)
+        guard = wait_for(lambda: guard_of(vigil), what="the guard")
+        os.kill(guard, signal.SIGSTOP)
+        vigil.signal(signal.SIGTERM)
+        assert vigil.proc.wait(timeout=3 * TIMEOUT) == 0
+        assert "process-group records lost" in vigil.stderr_text(), "the guard's queue never filled"
+        os.kill(guard, signal.SIGCONT)  # no-op if it is gone
+        wait_for(lambda: not pid_alive(guard), what="the guard to end")
+        assert "vigild-guard: vigild (pid" not in vigil.stderr_text(), \
+            "the guard took a normal exit for vigild's death:\n" + vigil.stderr_text()[-400:]
+    finally:
+        if guard and pid_alive(guard):
+            os.kill(guard, signal.SIGCONT)
+        kill_pids(marked(m))
