@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +29,19 @@
  * dies (DESIGN: a last chance to clean up); everything is SIGKILLed this
  * much later, well within the design's 100 ms. */
 #define GUARD_GRACE_MS 50
+/* At a normal exit, how long a full queue may take to get room for "x". */
+#define GUARD_EXIT_WAIT_MS 1000
+#define GUARD_EXIT_POLL_MS 50
 
 static struct {
 	int fd;	   /* vigild's end; -1 without a guard */
 	pid_t pid; /* for log lines only: it is not our child */
 	struct event *event; /* readable = EOF: the guard died */
 	struct event *restart_timer;
+	struct event *writable; /* room again after a lost record */
 	int64_t started_at;
 	unsigned long lost; /* records the guard never got */
+	bool resync;	    /* a record was lost: send the whole set again */
 } guard = { .fd = -1 };
 
 /* ---- the guard process ---------------------------------------------- */
@@ -49,6 +55,10 @@ static void group_set_apply(struct group_set *s, const char *msg)
 {
 	long v = strtol(msg + 1, NULL, 10);
 
+	if (msg[0] == 'r') { /* vigild lost records: the full set follows */
+		s->n = 0;
+		return;
+	}
 	if (v <= 1 || v > 0x7fffffff)
 		return;
 	if (msg[0] == '+' && s->n < GUARD_MAX_GROUPS) {
@@ -167,8 +177,12 @@ static void guard_send(char op, pid_t pgid)
 	if (errno != EAGAIN && errno != ENOBUFS)
 		return; /* the guard died: guard_on_event starts another */
 	/* Full: the guard is stopped or starved. A lost "+" is a group it
-	 * will not kill after a crash; say so once in a while. */
+	 * will not kill after a crash; a lost "-" a group it would kill
+	 * although it ended, and its number may be another group's by then.
+	 * Once there is room the guard gets the whole set again. */
 	guard.lost++;
+	if (!guard.resync && guard.writable && event_add(guard.writable, NULL) == 0)
+		guard.resync = true;
 	if ((guard.lost & (guard.lost - 1)) == 0) /* 1, 2, 4, ... */
 		log_warn("guard not reading: %lu process-group records lost; after a crash of vigild those groups "
 			 "may survive", guard.lost);
@@ -189,6 +203,10 @@ static void guard_close(void)
 	if (guard.event)
 		event_free(guard.event);
 	guard.event = NULL;
+	if (guard.writable)
+		event_free(guard.writable);
+	guard.writable = NULL;
+	guard.resync = false;
 	if (guard.fd >= 0)
 		close(guard.fd);
 	guard.fd = -1;
@@ -236,6 +254,29 @@ static void guard_send_all_groups(void)
 	for (size_t i = 0; i < nretiring; i++)
 		if (retiring[i]->pid)
 			guard_track_group(retiring[i]->pgid);
+}
+
+static void guard_send_all_groups(void);
+
+/* Room in the guard's queue after lost records: "r" empties its set,
+ * then every group alive now follows. A record lost again meanwhile
+ * makes this run again. */
+static void guard_on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	unsigned long lost = guard.lost;
+
+	(void)what;
+	(void)arg;
+	guard.resync = false;
+	if (send(fd, "r", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+		if (errno == EAGAIN || errno == ENOBUFS)
+			guard.resync = event_add(guard.writable, NULL) == 0;
+		return;
+	}
+	guard_send_all_groups();
+	if (!guard.resync)
+		log_info("the guard reads again: it was told anew about every process group (%lu records had been lost)",
+			 lost);
 }
 
 /* The middle process forks the guard and exits at once, so the guard is
@@ -297,17 +338,41 @@ int guard_start(void)
 	guard.pid = n > 1 && msg[0] == 'p' ? (pid_t)atoi(msg + 1) : 0;
 	guard.started_at = now_usec();
 	guard.event = event_new(vigil.base, guard.fd, EV_READ | EV_PERSIST, guard_on_event, NULL);
-	if (!guard.event || event_add(guard.event, NULL) < 0)
+	guard.writable = event_new(vigil.base, guard.fd, EV_WRITE, guard_on_writable, NULL);
+	if (!guard.event || !guard.writable || event_add(guard.event, NULL) < 0)
 		abort();
 	log_debug("guard started (pid %d)", (int)guard.pid);
 	guard_send_all_groups();
 	return 0;
 }
 
+/* The "x" of a normal exit must arrive: without it the guard takes the
+ * end of the socket for vigild's death, and kills its groups, whose
+ * numbers may be others' by then. A guard whose queue stays full (it is
+ * stopped) is SIGKILLed instead; EAGAIN on a peek shows it is alive, as
+ * only it holds the other end. */
+static void guard_say_goodbye(void)
+{
+	struct pollfd pfd = { .fd = guard.fd, .events = POLLOUT };
+	char c;
+
+	for (int waited = 0;; waited += GUARD_EXIT_POLL_MS) {
+		if (send(guard.fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+			return;
+		if ((errno != EAGAIN && errno != ENOBUFS) || waited >= GUARD_EXIT_WAIT_MS)
+			break;
+		poll(&pfd, 1, GUARD_EXIT_POLL_MS);
+	}
+	if (guard.pid > 1 && recv(guard.fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0 && errno == EAGAIN) {
+		log_warn("the guard (pid %d) does not read; killing it", (int)guard.pid);
+		kill(guard.pid, SIGKILL);
+	}
+}
+
 void guard_free(void)
 {
 	if (guard.fd >= 0)
-		(void)!send(guard.fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		guard_say_goodbye();
 	guard_close();
 	if (guard.restart_timer)
 		event_free(guard.restart_timer);
