@@ -45,11 +45,5 @@ void cgroup_release(const char *name);
 /* vigild exits: kill what is left, remove every cgroup, unlock. */
 void cgroup_free(void);
 
-/* The tree under an open cgroup directory; used by the guard too, so
- * nothing here touches the event loop. */
-int cgroup_count_tree(int dir_fd);		 /* processes in it */
-void cgroup_kill_tree(int dir_fd);
-bool cgroup_wait_empty(int dir_fd, int timeout_ms); /* blocks: startup, exit, guard */
-void cgroup_remove_tree(int dir_fd);		 /* its child cgroups, not itself */
 
 #endif

@@ -18,6 +18,7 @@
 #include <linux/close_range.h>
 
 #include "cgroup.h"
+#include "cgroup_tree.h"
 #include "log.h"
 #include "program.h"
 #include "reload.h"
