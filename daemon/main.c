@@ -112,6 +112,21 @@ static struct config *load_config(const char *path)
 	return config;
 }
 
+/* vigild itself needs a score of descriptors, and each process up to
+ * three (two pipes and a log file): below that, spawns wait for ever. */
+static void warn_if_few_descriptors(const struct config *config)
+{
+	struct rlimit now;
+	unsigned long long need = 32;
+
+	for (size_t i = 0; i < config->nprograms; i++)
+		need += 3ULL * (unsigned long long)config->programs[i]->numprocs;
+	if (getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_cur != RLIM_INFINITY && now.rlim_cur < need)
+		log_warn("the open-files limit (%llu) is below the %llu descriptors vigild needs for %zu programs: "
+			 "spawns will wait for free descriptors (raise LimitNOFILE= or ulimit -n)",
+			 (unsigned long long)now.rlim_cur, need, config->nprograms);
+}
+
 static int run(struct config *config)
 {
 	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
@@ -135,6 +150,7 @@ static int run(struct config *config)
 		if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
 			log_warn("cannot raise the open-files limit: %s", strerror(errno));
 	}
+	warn_if_few_descriptors(config);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become child subreaper: %s; orphans go to init", strerror(errno));
 	if (ctl_server_init(config, activated_socket()) < 0 || notify_init(notify_path) < 0 ||
