@@ -17,7 +17,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pylib"))
-from vigiltest import (VIGILCTL, VIGILD, Timeout, clean_env, cmdline, descendants_of,  # noqa: E402,F401
+from vigiltest import (VIGILCTL, VIGILD, Timeout, all_pids, clean_env, cmdline, descendants_of,  # noqa: E402,F401
                        http, kill_pids, make_tmpdir, make_wait_for, pid_alive, pid_gone, run_ctl,
                        sanitizer_reports, stop_gracefully, wait_answers)
 
@@ -232,6 +232,22 @@ class Vigil:
 
     def sanitizer_errors(self):
         return sanitizer_reports(self.stderr_text())
+
+
+def guard_of(vigil):
+    """The guard of this vigild: a process named vigild-guard running
+    vigild's command line (it is a fork of it), or None."""
+    argv = cmdline(vigil.pid)
+    for pid in all_pids():
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "vigild-guard":
+                    continue
+        except OSError:
+            continue
+        if cmdline(pid) == argv and pid_alive(pid):
+            return pid
+    return None
 
 
 @pytest.fixture

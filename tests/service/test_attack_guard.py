@@ -15,7 +15,7 @@ import random
 import signal
 import subprocess
 
-from conftest import TIMEOUT, cmdline, kill_pids, pid_alive, wait_for
+from conftest import TIMEOUT, cmdline, guard_of, kill_pids, pid_alive, wait_for
 from vigiltest import all_pids
 
 N = 400  # more "-" records than the guard's queue holds (~280 here)
@@ -24,20 +24,6 @@ N = 400  # more "-" records than the guard's queue holds (~280 here)
 def marked(m):
     return [p for p in all_pids()
             if p != os.getpid() and pid_alive(p) and any(m in a for a in (cmdline(p) or []))]
-
-
-def guard_of(vigil):
-    argv = cmdline(vigil.pid)
-    for pid in all_pids():
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "vigild-guard":
-                    continue
-        except OSError:
-            continue
-        if cmdline(pid) == argv and pid_alive(pid):
-            return pid
-    return None
 
 
 def spawn_at(pid, argv):

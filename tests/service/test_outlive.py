@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, cmdline, kill_pids, pid_alive, wait_for
+from conftest import TIMEOUT, cmdline, guard_of, kill_pids, pid_alive, wait_for
 from vigiltest import all_pids
 
 DEADLINE = 2.0  # the design's target is 100 ms; the measured time is printed
@@ -167,22 +167,6 @@ def test_started_again_nothing_doubled(vigil, marker, mode):
         return None
     wait_for(settled, what=lambda: f"one new instance of each sleep (now {sleeps(marker)}, old {sorted(old)})")
     check_mode(vigil, mode, {p: cgroup_dir(p) for p in marked(marker)})
-
-
-def guard_of(vigil):
-    """The guard of this vigild: a process named vigild-guard running
-    vigild's command line (it is a fork of it)."""
-    argv = cmdline(vigil.pid)
-    for pid in all_pids():
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "vigild-guard":
-                    continue
-        except OSError:
-            continue
-        if cmdline(pid) == argv and pid_alive(pid):
-            return pid
-    return None
 
 
 def test_leftovers_of_a_dead_vigild_and_guard_are_killed_at_start(vigil, marker):
