@@ -68,17 +68,31 @@ def victim_written_or_output_lost(victim, vigil, name):
     return read_bytes(victim) != SECRET or lost_bytes(vigil, name) > 0
 
 
+
+def start_w(vigil, log, command=None, user="nobody", extra=""):
+    """vigild with one program, w, writing its stdout to file:LOG (as
+    user, None for root; `extra` adds option lines)."""
+    vigil.start(f"""
+[program:w]
+command = {command or worker('lines', 3)}
+{f"user = {user}" if user else ""}
+start_secs = 0
+stdout = file:{log}
+{extra}
+""")
+
+
+def assert_refused_at_start(vigil, pattern):
+    """w never started: FATAL, with vigild saying why (a regex)."""
+    p = vigil.wait_state("w", ("RUNNING", "FATAL", "EXITED"))
+    assert p["state"] == "FATAL", p
+    assert re.search(pattern, vigil.stderr_text()), vigil.stderr_text()
+
 def test_symlink_swapped_in_before_sigusr1_is_not_followed(vigil):
     logs = users_log_dir(vigil)
     victim = make_victim(vigil)
     log = os.path.join(logs, "a.log")
-    vigil.start(f"""
-[program:w]
-command = {worker('lines', 3)}
-user = nobody
-start_secs = 0
-stdout = file:{log}
-""")
+    start_w(vigil, log)
     wait_for(lambda: read_bytes(log) == b"out 0\nout 1\nout 2\n", what="the first lines in a.log")
     as_nobody(f"rm {log}; ln -s {victim} {log}")
     vigil.signal(signal.SIGUSR1)
@@ -102,15 +116,7 @@ def test_symlink_swapped_in_before_a_rotation_is_not_followed(vigil):
     logs = users_log_dir(vigil)
     victim = make_victim(vigil)
     log = os.path.join(logs, "a.log")
-    vigil.start(f"""
-[program:w]
-command = {worker('chatter', 0.005)}
-user = nobody
-start_secs = 0
-stdout = file:{log}
-log_max_size = 2K
-log_backups = 1
-""")
+    start_w(vigil, log, command=worker('chatter', 0.005), extra="log_max_size = 2K\nlog_backups = 1")
     wait_for(lambda: read_bytes(log).startswith(b"chat 0\n"), what="the first line in a.log")
     as_nobody(f"rm {log}; ln -s {victim} {log}; mkdir {log}.1")
     # vigild writes on to the unlinked file; at 2K it rotates
@@ -127,15 +133,7 @@ def test_symlink_raced_in_at_every_rotation_is_not_followed(vigil):
     logs = users_log_dir(vigil)
     victim = make_victim(vigil)
     log = os.path.join(logs, "a.log")
-    vigil.start(f"""
-[program:w]
-command = {worker('chatter', 0.0005)}
-user = nobody
-start_secs = 0
-stdout = file:{log}
-log_max_size = 2K
-log_backups = 2
-""")
+    start_w(vigil, log, command=worker('chatter', 0.0005), extra="log_max_size = 2K\nlog_backups = 2")
     wait_for(lambda: os.path.exists(log + ".1"), what="a first rotation")
     swap = ("import os\n"
             "while True:\n"
@@ -161,17 +159,8 @@ def test_hard_link_to_a_victim_is_refused(vigil):
     victim = make_victim(vigil)
     log = os.path.join(logs, "a.log")
     os.link(victim, log)
-    vigil.start(f"""
-[program:w]
-command = {worker('lines', 3)}
-user = nobody
-start_secs = 0
-restart = never
-stdout = file:{log}
-""")
-    p = vigil.wait_state("w", ("RUNNING", "FATAL", "EXITED"))
-    assert p["state"] == "FATAL", p
-    assert re.search(r"w: cannot start: refusing .*a\.log.*hard link", vigil.stderr_text()), vigil.stderr_text()
+    start_w(vigil, log, extra="restart = never")
+    assert_refused_at_start(vigil, r"w: cannot start: refusing .*a\.log.*hard link")
     assert read_bytes(victim) == SECRET
 
 
@@ -181,17 +170,8 @@ def test_file_of_another_user_is_refused(vigil):
     with open(log, "wb"):
         pass
     os.chown(log, 1, 1)  # daemon: neither root nor the program's user
-    vigil.start(f"""
-[program:w]
-command = {worker('lines', 3)}
-user = nobody
-start_secs = 0
-restart = never
-stdout = file:{log}
-""")
-    p = vigil.wait_state("w", ("RUNNING", "FATAL", "EXITED"))
-    assert p["state"] == "FATAL", p
-    assert re.search(r"refusing .*a\.log.*owned by uid 1", vigil.stderr_text()), vigil.stderr_text()
+    start_w(vigil, log, extra="restart = never")
+    assert_refused_at_start(vigil, r"refusing .*a\.log.*owned by uid 1")
     assert read_bytes(log) == b""
 
 
@@ -200,17 +180,8 @@ def test_symlinked_folder_in_a_users_folder_is_refused(vigil):
     root_dir = vigil.path("rootonly")
     os.mkdir(root_dir, 0o755)
     as_nobody(f"ln -s {root_dir} {logs}/sub")
-    vigil.start(f"""
-[program:w]
-command = {worker('lines', 3)}
-user = nobody
-start_secs = 0
-restart = never
-stdout = file:{logs}/sub/a.log
-""")
-    p = vigil.wait_state("w", ("RUNNING", "FATAL", "EXITED"))
-    assert p["state"] == "FATAL", p
-    assert re.search(r"refusing .*sub.*symlink", vigil.stderr_text()), vigil.stderr_text()
+    start_w(vigil, f"{logs}/sub/a.log", extra="restart = never")
+    assert_refused_at_start(vigil, r"refusing .*sub.*symlink")
     assert os.listdir(root_dir) == []
 
 
@@ -227,14 +198,7 @@ def test_roots_symlink_into_a_users_folder_is_walked_by_the_same_rules(vigil):
     link = vigil.path("w.log")
     os.symlink(f"{logs}/sub/a.log", link)  # made by root
     as_nobody(f"ln -s {secret_dir} {logs}/sub")
-    vigil.start(f"""
-[program:w]
-command = {worker('lines', 3)}
-user = nobody
-start_secs = 0
-restart = never
-stdout = file:{link}
-""")
+    start_w(vigil, link, extra="restart = never")
     wait_for(lambda: read_bytes(victim) != SECRET or vigil.state("w") == "FATAL", what="the output to go somewhere")
     assert read_bytes(victim) == SECRET, "vigild followed the user's symlink"
     assert re.search(r"refusing .*w\.log: sub is a symlink", vigil.stderr_text()), vigil.stderr_text()
@@ -245,14 +209,7 @@ def test_roots_symlink_is_followed_and_its_target_rotated(vigil):
     os.mkdir(real_dir, 0o755)
     link = vigil.path("w.log")
     os.symlink("real/w.log", link)  # relative, made by root
-    vigil.start(f"""
-[program:w]
-command = {worker('chatter', 0.002)}
-start_secs = 0
-stdout = file:{link}
-log_max_size = 1K
-log_backups = 1
-""")
+    start_w(vigil, link, command=worker('chatter', 0.002), user=None, extra="log_max_size = 1K\nlog_backups = 1")
     real = os.path.join(real_dir, "w.log")
     wait_for(lambda: os.path.getsize(real + ".1") > 0, what="a rotation of real/w.log")
     assert os.path.islink(link) and os.readlink(link) == "real/w.log"
@@ -268,17 +225,8 @@ log_backups = 1
 ])
 def test_folder_writable_by_another_user_is_refused_for_a_root_program(vigil, uid, gid, mode, why):
     logs = users_log_dir(vigil, uid, gid, mode)
-    vigil.start(f"""
-[program:w]
-command = {worker('lines', 3)}
-start_secs = 0
-restart = never
-stdout = file:{logs}/a.log
-""")
-    p = vigil.wait_state("w", ("RUNNING", "FATAL", "EXITED"))
-    assert p["state"] == "FATAL", p
-    assert re.search(r"w: cannot start: refusing .*a\.log: its folder is %s" % why, vigil.stderr_text()), \
-        vigil.stderr_text()
+    start_w(vigil, f"{logs}/a.log", user=None, extra="restart = never")
+    assert_refused_at_start(vigil, r"w: cannot start: refusing .*a\.log: its folder is %s" % why)
     assert not os.path.exists(os.path.join(logs, "a.log"))
 
 
