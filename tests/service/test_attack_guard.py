@@ -35,17 +35,22 @@ def spawn_at(pid, argv):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def test_lost_records_never_make_the_guard_kill_a_strangers_group(vigil):
-    m = str(random.randrange(10**7, 10**8))
-    strangers = []
-    try:
-        vigil.start(f"""
+
+def start_sleeps(vigil, m):
+    """N sleeps marked m, without cgroups: the guard kills by process group."""
+    vigil.start(f"""
 [program:p]
 command = /bin/sleep {m}.1
 numprocs = {N}
 start_secs = 0
 stop_signal = KILL
 """, env={"VIGIL_CGROUP": "off"})
+
+def test_lost_records_never_make_the_guard_kill_a_strangers_group(vigil):
+    m = str(random.randrange(10**7, 10**8))
+    strangers = []
+    try:
+        start_sleeps(vigil, m)
         old = wait_for(lambda: (lambda s: s if len(s) == N else None)(marked(m)),
                        what=f"{N} sleeps", timeout=3 * TIMEOUT)
         guard = wait_for(lambda: guard_of(vigil), what="the guard")
@@ -86,13 +91,7 @@ def test_a_normal_exit_reaches_a_guard_that_stopped_reading(vigil):
     m = str(random.randrange(10**7, 10**8))
     guard = None
     try:
-        vigil.start(f"""
-[program:p]
-command = /bin/sleep {m}.1
-numprocs = {N}
-start_secs = 0
-stop_signal = KILL
-""", env={"VIGIL_CGROUP": "off"})
+        start_sleeps(vigil, m)
         wait_for(lambda: len(marked(m)) == N, what=f"{N} sleeps", timeout=3 * TIMEOUT)
         guard = wait_for(lambda: guard_of(vigil), what="the guard")
         os.kill(guard, signal.SIGSTOP)
