@@ -107,10 +107,10 @@ static void output_resumed(struct proc *p, struct output_file *f)
 static void output_file_retry(struct proc *p, struct output_file *f)
 {
 	char err[512];
-	int64_t now = now_usec();
+	int64_t now;
 
-	if (f->fd >= 0 || !f->path || now < f->retry_at)
-		return;
+	if (f->fd >= 0 || !f->path || (now = now_usec()) < f->retry_at)
+		return; /* the common case: open, no clock read */
 	f->retry_at = now + OUTPUT_RETRY_USEC;
 	output_file_reopen(f, p->output.uid, err, sizeof(err)); /* f->why on failure */
 }
