@@ -290,7 +290,7 @@ int cgroup_init(const char *ctl_socket)
 	return -1;
 }
 
-int cgroup_open_dir(const char *name, char *err, size_t errlen)
+int cgroup_open_dir(const char *name, bool *fresh, char *err, size_t errlen)
 {
 	char dir[96];
 	int fd;
@@ -298,7 +298,8 @@ int cgroup_open_dir(const char *name, char *err, size_t errlen)
 	if (!cg.enabled)
 		return -1;
 	cgroup_dir_name(name, dir, sizeof(dir));
-	if (mkdirat(cg.dir_fd, dir, 0755) < 0 && errno != EEXIST)
+	*fresh = mkdirat(cg.dir_fd, dir, 0755) == 0;
+	if (!*fresh && errno != EEXIST)
 		return snprintf(err, errlen, "cannot create cgroup %s/%s: %s", cg.path, dir, strerror(errno)), -1;
 	fd = openat(cg.dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)

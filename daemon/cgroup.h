@@ -35,8 +35,12 @@ const char *cgroup_subtree_path(void); /* "" without cgroups */
 /* An fd of the process's cgroup directory (made if needed), for clone3's
  * CLONE_INTO_CGROUP (or for the child to write "0" into its cgroup.procs
  * between fork and exec); -1 without cgroups, or -1 with a message when
- * the cgroup cannot be made. */
-int cgroup_open_dir(const char *name, char *err, size_t errlen);
+ * the cgroup cannot be made. *fresh: made now. A cgroup that outlived
+ * its last process (its killed leftovers are still dying) must not be
+ * cloned into: the kernel kills a child cloned into a cgroup that was
+ * killed since it was made (seen on 6.18); joining it by a write to
+ * cgroup.procs works. */
+int cgroup_open_dir(const char *name, bool *fresh, char *err, size_t errlen);
 /* SIGKILLs everything in the process's cgroup (and below). */
 void cgroup_kill(const char *name);
 /* Removes the process's cgroup now or, if it still has processes, the

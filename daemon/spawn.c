@@ -54,7 +54,8 @@ struct spawn_plan {
 	pid_t parent;
 	int death_signal;
 	int cgroup_fd; /* its cgroup's directory, -1 without */
-	bool in_cgroup; /* clone3 put the child there already */
+	bool cgroup_fresh; /* made for this spawn: clone3 may put the child in */
+	bool in_cgroup;	   /* clone3 put the child there already */
 };
 
 static const char *spawn_step_name(int step)
@@ -134,7 +135,7 @@ static int plan_spawn(struct spawn_plan *plan, struct proc *p, char *err, size_t
 	plan->out_fd[0] = p->output.child_fd[OUTPUT_STDOUT_STREAM];
 	plan->out_fd[1] = p->output.child_fd[OUTPUT_STDERR_STREAM];
 	plan->stderr_to_stdout = pc->stderr_spec.kind == OUTPUT_STDOUT;
-	plan->cgroup_fd = cgroup_open_dir(p->name, err, errlen);
+	plan->cgroup_fd = cgroup_open_dir(p->name, &plan->cgroup_fresh, err, errlen);
 	if (plan->cgroup_fd < 0 && *err) {
 		/* run it anyway: process-group cleanup still applies */
 		log_warn("%s: %s; it runs outside its cgroup", p->name, err);
@@ -266,7 +267,7 @@ static pid_t spawn_fork(struct spawn_plan *plan)
 	long pid;
 
 	plan->in_cgroup = false;
-	if (plan->cgroup_fd >= 0 && clone3_works) {
+	if (plan->cgroup_fd >= 0 && plan->cgroup_fresh && clone3_works) {
 		args.cgroup = (uint64_t)plan->cgroup_fd;
 		pid = syscall(SYS_clone3, &args, sizeof(args));
 		if (pid >= 0) {

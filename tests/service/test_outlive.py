@@ -235,3 +235,27 @@ def test_stop_kills_the_setsid_grandchild(vigil, marker):
     assert vigil.proc.wait(timeout=TIMEOUT) == 0
     assert not any(pid_alive(p) for p in s2["7"] + s["8"])
     assert not os.path.exists(subtree), f"{subtree} left after a normal exit"
+
+
+def test_restart_while_killed_leftovers_still_die(vigil, tmp_path):
+    # The leftover holds 1 GB: after cgroup.kill it takes a while to die,
+    # so the cgroup still exists when the program restarts at once. The
+    # kernel (seen on 6.18) kills at birth a child cloned into a cgroup
+    # that was killed since it was made: the restart must still run.
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    script = tmp_path / "w.sh"
+    script.write_text(f"""touch {runs}/run.$$
+/usr/bin/python3 -c "import time; b = b'x' * (1 << 30); open('{runs}/big', 'w').close(); time.sleep(60)" &
+while [ ! -e {runs}/big ]; do sleep 0.05; done
+sleep 1.1
+exit 3
+""")
+    start(vigil, f"""
+[program:w]
+command = /bin/sh {script}
+start_secs = 0
+""", "cgroup")
+    wait_for(lambda: len([f for f in os.listdir(runs) if f.startswith("run.")]) >= 2,
+             what="the program to run a second time")
+    assert "killed by signal KILL" not in vigil.stderr_text(), vigil.stderr_text()[-3000:]
