@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/state.h"
+#include "state.h"
 
 /* Checked here, once, so the rest of vigilctl may take every process to
  * be an object with a string "name" and "state"; other fields it reads

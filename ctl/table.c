@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 
 enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST_EXIT, COL_HEARTBEAT, COL_STATUS, COLS };
 

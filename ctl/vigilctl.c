@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 #include "client.h"
 #include "reply.h"
 #include "table.h"

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/vigil/vigil.conf"
 #define CONFIG_DEFAULT_SOCKET "/run/vigil/vigil.sock"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 #include "program.h"
 
 /* Text from programs (STATUS=) or paths need not be UTF-8; JSON must be. */

@@ -2,7 +2,7 @@
 
 #include <event2/buffer.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 #include "ctl_conn.h"
 #include "notify.h"
 #include "program.h"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 #include "ctl_json.h"
 #include "ctl_metrics.h"
 #include "output.h"

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 #include "notify.h"
 #include "program.h"
 #include "vigild.h"

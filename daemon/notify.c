@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 #include "fd_closer.h"
 #include "log.h"
 #include "notify_msg.h"

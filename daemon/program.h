@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../common/state.h"
+#include "state.h"
 #include "config.h"
 #include "output.h"
 #include "policy.h"

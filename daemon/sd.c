@@ -7,7 +7,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 #include "log.h"
 #include "program.h"
 #include "vigild.h"

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "../common/state.h"
+#include "state.h"
 
 struct config;
 struct proc;

@@ -4,7 +4,7 @@
 #include <event2/event.h>
 #include <time.h>
 
-#include "../common/parse.h"
+#include "parse.h"
 #include "log.h"
 
 struct vigil vigil = { .devnull = -1 };

@@ -1,6 +1,6 @@
 /* argv_split and expand_program_vars. The property: every word argv_split
  * returns, quoted back with single quotes, splits into the same words. */
-#include "../../common/parse.h"
+#include "parse.h"
 #include "fuzz.h"
 
 /* 'word' with each ' written as '\'' */

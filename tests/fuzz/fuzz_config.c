@@ -8,8 +8,8 @@
 #include <ftw.h>
 #include <unistd.h>
 
-#include "../../daemon/config.h"
-#include "../../daemon/log.h"
+#include "config.h"
+#include "log.h"
 #include "fuzz.h"
 
 static char fuzz_dir[] = "/tmp/vigil-fuzz-config-XXXXXX";

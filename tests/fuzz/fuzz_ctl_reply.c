@@ -5,9 +5,9 @@
  * and the --json / reload dumps. */
 #include <jansson.h>
 
-#include "../../ctl/client.h"
-#include "../../ctl/reply.h"
-#include "../../ctl/table.h"
+#include "client.h"
+#include "reply.h"
+#include "table.h"
 #include "fuzz.h"
 
 static void fuzz_processes(FILE *out, json_t *procs)

@@ -19,11 +19,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "../../daemon/config.h"
-#include "../../daemon/ctl_route.h"
-#include "../../daemon/log.h"
-#include "../../daemon/supervisor.h"
-#include "../../daemon/vigild.h"
+#include "config.h"
+#include "ctl_route.h"
+#include "log.h"
+#include "supervisor.h"
+#include "vigild.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* The sd_notify datagram parser, on raw bytes as recvmsg delivers them. */
-#include "../../daemon/notify_msg.h"
+#include "notify_msg.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

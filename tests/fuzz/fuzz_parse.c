@@ -2,7 +2,7 @@
  * accepted is in the range the parser promises. */
 #include <signal.h>
 
-#include "../../common/parse.h"
+#include "parse.h"
 #include "fuzz.h"
 
 static void fuzz_numbers(const char *s)

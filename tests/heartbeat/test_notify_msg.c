@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/notify_msg.h"
+#include "notify_msg.h"
 
 static int parse_n(const char *data, size_t len, struct notify_msg *msg)
 {

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/config.h"
+#include "config.h"
 
 #define MS USEC_PER_MSEC
 #define SEC USEC_PER_SEC

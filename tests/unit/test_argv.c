@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../common/parse.h"
+#include "parse.h"
 
 /* Compares a NULL-terminated array against want[0..n-1]. */
 static void check_strv(const char *what, const char *input, char **got, const char *const *want,

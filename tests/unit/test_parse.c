@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../common/parse.h"
+#include "parse.h"
 
 #define MS USEC_PER_MSEC
 #define SEC USEC_PER_SEC

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/policy.h"
+#include "policy.h"
 
 #define MS USEC_PER_MSEC
 #define SEC USEC_PER_SEC

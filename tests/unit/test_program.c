@@ -18,12 +18,12 @@
 
 #include <cmocka.h>
 
-#include "../../daemon/config.h"
-#include "../../daemon/output.h"
-#include "../../daemon/program.h"
-#include "../../daemon/reaper.h"
-#include "../../daemon/supervisor.h"
-#include "../../daemon/vigild.h"
+#include "config.h"
+#include "output.h"
+#include "program.h"
+#include "reaper.h"
+#include "supervisor.h"
+#include "vigild.h"
 
 #define DEADLINE_USEC (10 * USEC_PER_SEC)
 
