@@ -228,7 +228,10 @@ static struct program_config *config_add_program(struct parse_ctx *ctx, const ch
 		return NULL;
 	}
 	pc = calloc(1, sizeof(*pc));
-	c->programs = realloc(c->programs, (c->nprograms + 1) * sizeof(*c->programs));
+	if (c->nprograms == c->programs_cap) {
+		c->programs_cap = c->programs_cap ? 2 * c->programs_cap : 16;
+		c->programs = realloc(c->programs, c->programs_cap * sizeof(*c->programs));
+	}
 	if (!pc || !c->programs)
 		abort();
 	program_config_defaults(pc);
@@ -236,6 +239,7 @@ static struct program_config *config_add_program(struct parse_ctx *ctx, const ch
 	pc->file = xstrdup(ctx->file);
 	pc->line = ctx->line;
 	c->programs[c->nprograms++] = pc;
+	namemap_put(&c->programs_by_name, pc->name, pc);
 	return pc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "namemap.h"
 #include "parse.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/vigil/vigil.conf"
@@ -69,7 +70,8 @@ struct config {
 	gid_t socket_gid;
 	int log_level;
 	struct program_config **programs;
-	size_t nprograms;
+	size_t nprograms, programs_cap;
+	struct namemap programs_by_name; /* config_find_program: O(1) */
 };
 
 /* Returns NULL on error, after writing each error as one line to errors

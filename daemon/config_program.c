@@ -105,6 +105,7 @@ void config_free(struct config *config)
 	for (size_t i = 0; i < config->nprograms; i++)
 		program_config_free(config->programs[i]);
 	free(config->programs);
+	namemap_free(&config->programs_by_name);
 	free(config->path);
 	free(config->socket);
 	free(config->socket_group);
@@ -113,10 +114,7 @@ void config_free(struct config *config)
 
 struct program_config *config_find_program(const struct config *config, const char *name)
 {
-	for (size_t i = 0; i < config->nprograms; i++)
-		if (strcmp(config->programs[i]->name, name) == 0)
-			return config->programs[i];
-	return NULL;
+	return namemap_get(&config->programs_by_name, name);
 }
 
 const char *restart_policy_name(enum restart_policy policy)

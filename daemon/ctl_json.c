@@ -42,12 +42,12 @@ static json_t *last_exit_to_json(const struct last_exit *le)
 
 static json_t *heartbeat_to_json(const struct proc *p, int64_t now)
 {
-	int64_t timeout = p->pid ? p->heartbeat_timeout : p->cfg->heartbeat_timeout;
+	int64_t timeout = p->pid ? p->hb.timeout : p->cfg->heartbeat_timeout;
 
 	if (timeout == 0)
 		return json_null();
 	return json_pack("{s:o, s:o}", "timeout_s", seconds(timeout), "last_ping_age_s",
-			 p->pid && p->last_ping ? seconds(now - p->last_ping) : json_null());
+			 p->pid && p->hb.last_ping ? seconds(now - p->hb.last_ping) : json_null());
 }
 
 json_t *proc_to_json(const struct proc *p, int64_t now)

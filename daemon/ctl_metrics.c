@@ -48,9 +48,9 @@ void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 				 "# TYPE vigil_process_heartbeat_age_seconds gauge\n");
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		const struct proc *p = vigil.procs[i];
-		if (p->pid && p->last_ping)
+		if (p->pid && p->hb.last_ping)
 			evbuffer_add_printf(buf, "vigil_process_heartbeat_age_seconds{name=\"%s\"} %.3f\n", p->name,
-					    (double)(now - p->last_ping) / USEC_PER_SEC);
+					    (double)(now - p->hb.last_ping) / USEC_PER_SEC);
 	}
 	evbuffer_add_printf(buf, "# HELP vigil_process_uptime_seconds Time since the running process started.\n"
 				 "# TYPE vigil_process_uptime_seconds gauge\n");

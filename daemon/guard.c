@@ -20,9 +20,10 @@
 #include "cgroup.h"
 #include "cgroup_tree.h"
 #include "log.h"
-#include "program.h"
-#include "reload.h"
 #include "vigild.h"
+
+/* The owner of the processes, who knows every group alive now. */
+static guard_group_source group_source;
 
 #define GUARD_MAX_GROUPS (1 << 20)
 #define GUARD_RESTART_USEC (1000 * 1000)
@@ -218,7 +219,7 @@ static void guard_restart(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	guard_start(); /* during a shutdown too: vigild may die before it ends */
+	guard_start(group_source); /* during a shutdown too: vigild may die before it ends */
 }
 
 static void guard_on_event(evutil_socket_t fd, short what, void *arg)
@@ -246,18 +247,11 @@ static void guard_on_event(evutil_socket_t fd, short what, void *arg)
 /* A new guard knows nothing: tell it about every group alive now. */
 static void guard_send_all_groups(void)
 {
-	struct proc **retiring;
-	size_t nretiring = reload_retiring(&retiring);
-
-	for (size_t i = 0; i < vigil.nprocs; i++)
-		if (vigil.procs[i]->pid)
-			guard_track_group(vigil.procs[i]->pgid);
-	for (size_t i = 0; i < nretiring; i++)
-		if (retiring[i]->pid)
-			guard_track_group(retiring[i]->pgid);
+	if (group_source)
+		group_source(guard_track_group);
 }
 
-static void guard_send_all_groups(void);
+
 
 /* Room in the guard's queue after lost records: "r" empties its set,
  * then every group alive now follows. A record lost again meanwhile
@@ -315,8 +309,9 @@ static pid_t guard_fork(int sv[2])
 	return mid < 0 ? -1 : WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-int guard_start(void)
+int guard_start(guard_group_source source)
 {
+	group_source = source;
 	char msg[32] = "";
 	int sv[2];
 	ssize_t n;

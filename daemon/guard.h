@@ -25,7 +25,11 @@
 
 #include <sys/types.h>
 
-int guard_start(void); /* 0, or -1 (logged): then only PDEATHSIG applies */
+/* source calls its argument with every process group alive (a new
+ * guard after the last one died, or after lost records, learns them so).
+ * 0, or -1 (logged): then only PDEATHSIG applies. */
+typedef void (*guard_group_source)(void (*track)(pid_t pgid));
+int guard_start(guard_group_source source);
 void guard_track_group(pid_t pgid);
 void guard_forget_group(pid_t pgid);
 void guard_free(void); /* vigild exits normally */

@@ -5,9 +5,20 @@
 #include <stdlib.h>
 
 #include "parse.h"
-#include "notify.h"
-#include "program.h"
 #include "vigild.h"
+
+static struct heartbeat_actions actions;
+
+void heartbeat_set_actions(const struct heartbeat_actions *a)
+{
+	actions = *a;
+}
+
+static void heartbeat_report_lost(struct heartbeat *hb, const char *why)
+{
+	if (actions.lost)
+		actions.lost(hb->owner, why);
+}
 
 /* Thousands of processes share a handful of timeout values. libevent's
  * common timeouts keep each value's deadlines in a FIFO queue, so a ping
@@ -46,7 +57,7 @@ static struct timeval heartbeat_timeval(int64_t usec)
 /* Deadlines that passed in this loop turn, judged together once every
  * timer of the turn has run: after a stall of vigild, the most overdue
  * one shows it, and none of them is blamed. */
-static struct proc **expired;
+static struct heartbeat **expired;
 static size_t nexpired, expired_cap;
 static struct event_base *expired_base; /* a judge is pending on it */
 
@@ -58,27 +69,26 @@ static void heartbeat_judge(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	for (size_t i = 0; i < nexpired; i++)
-		if (expired[i] && expired[i]->heartbeat_deadline < earliest)
-			earliest = expired[i]->heartbeat_deadline;
+		if (expired[i] && expired[i]->deadline < earliest)
+			earliest = expired[i]->deadline;
 	if (nexpired)
 		vigil_stalled_since(earliest, "heartbeats");
-	/* proc_on_heartbeat_lost may stop other processes: take each out
-	 * of the list before acting on it */
+	/* the lost action may stop other processes: take each out of the
+	 * list before acting on it */
 	for (size_t i = 0; i < nexpired; i++) {
-		struct proc *p = expired[i];
-		if (!p)
+		struct heartbeat *hb = expired[i];
+		if (!hb)
 			continue;
 		expired[i] = NULL;
-		p->heartbeat_judged = false;
-		if (p->heartbeat_armed || !p->pid)
-			continue; /* a new deadline or a new process came meanwhile */
+		hb->judged = false;
+		if (hb->armed)
+			continue; /* a new deadline came meanwhile */
 		/* a ping read after the deadline fired (draining for another
 		 * process) still shows it alive */
-		if (p->last_ping > p->heartbeat_deadline - p->heartbeat_timeout ||
-		    vigil_stalled_since(p->heartbeat_deadline, p->name))
-			heartbeat_arm(p);
+		if (hb->last_ping > hb->deadline - hb->timeout || vigil_stalled_since(hb->deadline, hb->name))
+			heartbeat_arm(hb);
 		else
-			proc_on_heartbeat_lost(p, "pings stopped");
+			heartbeat_report_lost(hb, "pings stopped");
 	}
 	nexpired = 0;
 	expired_base = NULL;
@@ -86,8 +96,8 @@ static void heartbeat_judge(evutil_socket_t fd, short what, void *arg)
 
 static void heartbeat_expired(evutil_socket_t fd, short what, void *arg)
 {
-	struct proc *p = arg;
-	int64_t last_ping = p->last_ping;
+	struct heartbeat *hb = arg;
+	int64_t last_ping = hb->last_ping;
 	static const struct timeval now = { 0, 0 };
 
 	(void)fd;
@@ -95,11 +105,12 @@ static void heartbeat_expired(evutil_socket_t fd, short what, void *arg)
 	/* After a busy loop turn its ping may be waiting in the socket
 	 * queue, behind this timer: read the queue before judging. A ping
 	 * found there has re-armed the deadline already. */
-	notify_drain();
-	if (p->last_ping != last_ping && p->heartbeat_armed)
+	if (actions.drain)
+		actions.drain();
+	if (hb->last_ping != last_ping && hb->armed)
 		return;
-	p->heartbeat_armed = false;
-	if (p->heartbeat_judged)
+	hb->armed = false;
+	if (hb->judged)
 		return;
 	if (expired_base != vigil.base) /* a new loop (unit tests): none pending */
 		nexpired = 0;
@@ -112,66 +123,68 @@ static void heartbeat_expired(evutil_socket_t fd, short what, void *arg)
 	/* a zero-timeout once-event is made active at once, behind the
 	 * timers already active in this turn */
 	if (nexpired == 0 && event_base_once(vigil.base, -1, EV_TIMEOUT, heartbeat_judge, NULL, &now) < 0) {
-		proc_on_heartbeat_lost(p, "pings stopped");
+		heartbeat_report_lost(hb, "pings stopped");
 		return;
 	}
 	expired_base = vigil.base;
-	p->heartbeat_judged = true;
-	expired[nexpired++] = p;
+	hb->judged = true;
+	expired[nexpired++] = hb;
 }
 
-void heartbeat_init(struct proc *p)
+void heartbeat_init(struct heartbeat *hb, void *owner, const char *name)
 {
-	p->heartbeat_timer = evtimer_new(vigil.base, heartbeat_expired, p);
-	if (!p->heartbeat_timer)
+	*hb = (struct heartbeat){ .owner = owner, .name = name };
+	hb->timer = evtimer_new(vigil.base, heartbeat_expired, hb);
+	if (!hb->timer)
 		abort();
 }
 
-/* Takes p out of the deadlines waiting to be judged. */
-static void heartbeat_unjudge(struct proc *p)
+/* Takes hb out of the deadlines waiting to be judged. */
+static void heartbeat_unjudge(struct heartbeat *hb)
 {
-	for (size_t i = 0; p->heartbeat_judged && i < nexpired; i++)
-		if (expired[i] == p)
+	for (size_t i = 0; hb->judged && i < nexpired; i++)
+		if (expired[i] == hb)
 			expired[i] = NULL;
-	p->heartbeat_judged = false;
+	hb->judged = false;
 }
 
-void heartbeat_free(struct proc *p)
+void heartbeat_free(struct heartbeat *hb)
 {
-	heartbeat_unjudge(p);
-	if (p->heartbeat_timer)
-		event_free(p->heartbeat_timer);
-	p->heartbeat_timer = NULL;
+	heartbeat_unjudge(hb);
+	if (hb->timer)
+		event_free(hb->timer);
+	hb->timer = NULL;
 }
 
-void heartbeat_arm(struct proc *p)
+void heartbeat_arm(struct heartbeat *hb)
 {
 	struct timeval tv;
 
-	if (p->heartbeat_timeout <= 0 || !p->pid)
+	if (hb->timeout <= 0)
 		return;
-	tv = heartbeat_timeval(p->heartbeat_timeout);
+	tv = heartbeat_timeval(hb->timeout);
 	/* from now, not from the start of this (maybe long) loop turn */
 	event_base_update_cache_time(vigil.base);
-	p->heartbeat_deadline = now_usec() + p->heartbeat_timeout;
-	evtimer_add(p->heartbeat_timer, &tv);
-	p->heartbeat_armed = true;
+	hb->deadline = now_usec() + hb->timeout;
+	evtimer_add(hb->timer, &tv);
+	hb->armed = true;
 }
 
-void heartbeat_rearm(struct proc *p)
+void heartbeat_ping(struct heartbeat *hb)
 {
-	if (!p->heartbeat_armed)
+	hb->last_ping = now_usec();
+	if (!hb->armed)
 		return;
 	/* a ping read long after its deadline, before the timer ran: vigild
 	 * was away (the ping waited in the socket queue); say so */
-	if (now_usec() > p->heartbeat_deadline + VIGIL_STALL_USEC)
-		vigil_stalled_since(p->heartbeat_deadline, p->name);
-	heartbeat_arm(p);
+	if (hb->last_ping > hb->deadline + VIGIL_STALL_USEC)
+		vigil_stalled_since(hb->deadline, hb->name);
+	heartbeat_arm(hb);
 }
 
-void heartbeat_disarm(struct proc *p)
+void heartbeat_disarm(struct heartbeat *hb)
 {
-	evtimer_del(p->heartbeat_timer);
-	p->heartbeat_armed = false;
-	heartbeat_unjudge(p);
+	evtimer_del(hb->timer);
+	hb->armed = false;
+	heartbeat_unjudge(hb);
 }

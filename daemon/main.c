@@ -22,6 +22,7 @@
 #include "log.h"
 #include "notify.h"
 #include "guard.h"
+#include "heartbeat.h"
 #include "output.h"
 #include "program.h"
 #include "reaper.h"
@@ -83,7 +84,7 @@ static int setup_signals(void)
 		if (!signal_events[i] || evsignal_add(signal_events[i], NULL) < 0)
 			return -1;
 	}
-	return reaper_init();
+	return reaper_init(supervisor_child_exited);
 }
 
 /* A ctl socket passed by systemd socket activation, or -1. */
@@ -156,10 +157,13 @@ static int run(struct config *config)
 	if (ctl_server_init(config, activated_socket()) < 0 || notify_init(notify_path) < 0 ||
 	    supervisor_init(config) < 0)
 		return EXIT_FAILURE_RUNTIME;
+	/* a deadline is judged only after the pings already queued were read */
+	heartbeat_set_actions(&(struct heartbeat_actions){ .drain = notify_drain,
+							   .lost = proc_heartbeat_deadline_passed });
 	/* after the ctl socket: a vigild already running on it refused us
 	 * before we could kill its programs as a predecessor's leftovers */
 	cgroup_init(config->socket);
-	guard_start();
+	guard_start(supervisor_for_each_group);
 	if (sd_glue_init() < 0)
 		return EXIT_FAILURE_RUNTIME;
 	log_info("vigild %s started (pid %d) with %zu processes from %s", VIGIL_VERSION, (int)getpid(),

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "notify_msg.h"
 #include "program.h"
-#include "reaper.h"
+#include "supervisor.h"
 #include "vigild.h"
 
 /* systemd's own limit for one notify datagram */
@@ -79,7 +79,7 @@ size_t notify_passed_fds_pending(void)
  * costs O(1) per datagram. */
 static struct proc *notify_find_sender(pid_t pid)
 {
-	struct proc *p = reaper_find(pid);
+	struct proc *p = supervisor_find_pid(pid);
 	pid_t pgid;
 
 	if (p)
@@ -87,7 +87,7 @@ static struct proc *notify_find_sender(pid_t pid)
 	pgid = getpgid(pid);
 	if (pgid <= 0)
 		return NULL;
-	p = reaper_find_group(pgid);
+	p = supervisor_find_group(pgid);
 	return p && p->cfg->notify_access == NOTIFY_ACCESS_ALL ? p : NULL;
 }
 

@@ -1,6 +1,9 @@
 /* A supervised process ("web", or "web:2" with numprocs) and THE state
  * machine. Only program.c assigns proc->state; other modules report
- * events (exit, start/stop requests, pings) through the functions here. */
+ * events (exit, start/stop requests, pings) through the functions here,
+ * and program.c announces what it decided through one observer (set by
+ * the owner of the processes, supervisor.c): it never calls up.
+ * Requests return 0 or -errno; nothing here logs on behalf of a caller. */
 #ifndef VIGIL_PROGRAM_H
 #define VIGIL_PROGRAM_H
 
@@ -10,6 +13,7 @@
 
 #include "state.h"
 #include "config.h"
+#include "heartbeat.h"
 #include "output.h"
 #include "policy.h"
 
@@ -57,14 +61,8 @@ struct proc {
 	bool start_after_stop;	      /* restart: start again once stopped */
 	bool follow_parent;	      /* daemon child: start again when the parent runs */
 
-	/* heartbeat: a deadline re-armed by every WATCHDOG=1 */
-	struct event *heartbeat_timer;
-	int64_t heartbeat_timeout; /* this process's: config, or WATCHDOG_USEC= */
-	bool heartbeat_armed;
-	bool heartbeat_judged;	   /* its deadline passed; judged at the end of the turn */
-	int64_t heartbeat_deadline; /* monotonic usec */
-	int64_t last_ping;	   /* monotonic usec, 0 before the first */
-	char *status_text;	   /* last STATUS= */
+	struct heartbeat hb; /* deadline re-armed by every WATCHDOG=1, last ping */
+	char *status_text;   /* last STATUS= */
 
 	/* daemon-flagged children: parent is the bind_to process (NULL for
 	 * vigild itself); children are the daemon processes bound to this one */
@@ -79,9 +77,40 @@ struct proc {
 	bool retiring;
 	bool start_successor;
 	struct proc *successor;
-
-	struct proc *pid_next; /* reaper's pid table chain */
 };
+
+/* Everything that happens to a process: the columns of the state table
+ * in program.c. */
+enum proc_event {
+	PEV_START,	    /* a start was asked for (ctl, autostart, reload) */
+	PEV_STOP,	    /* a stop was asked for (ctl, shutdown, reload) */
+	PEV_RESTART,	    /* a restart was asked for */
+	PEV_EXIT,	    /* its main process ended */
+	PEV_TIMER,	    /* p->timer fired: its meaning depends on the state */
+	PEV_READY,	    /* READY=1 */
+	PEV_HEARTBEAT_LOST, /* pings stopped, or WATCHDOG=trigger */
+	PEV_PARENT_RUNNING, /* a daemon child's parent entered RUNNING */
+	PEV_PARENT_GONE,    /* a daemon child's parent left RUNNING */
+	PEV_COUNT
+};
+const char *proc_event_name(enum proc_event ev);
+
+/* What the state machine tells the owner of the processes, and the two
+ * system services it uses (replaceable so the table can be walked in a
+ * unit test without forking or signalling anything). */
+struct proc_hooks {
+	/* after every change of p->state */
+	void (*state_changed)(struct proc *p, enum proc_state old);
+	/* after p->pid changed: spawned (old 0), MAINPID= moved it, or it
+	 * ended (p->pid 0; p->pgid still names its group) */
+	void (*pid_changed)(struct proc *p, pid_t old_pid);
+	/* starts p's process: see program_spawn.h */
+	pid_t (*spawn)(struct proc *p, char *err, size_t errlen, int *errnum);
+	/* kill(2) */
+	int (*signal)(pid_t target, int signo);
+};
+/* Unset members keep their defaults (no observer; the real spawn and kill). */
+void proc_set_hooks(const struct proc_hooks *hooks);
 
 struct proc *proc_new(struct program_config *cfg, int instance);
 void proc_free(struct proc *p);
@@ -93,7 +122,7 @@ int proc_request_stop(struct proc *p);
 int proc_request_restart(struct proc *p);
 int proc_send_signal(struct proc *p, int signo);
 
-/* The reaper saw the main process end with this wait status. */
+/* Its main process ended with this wait status. */
 void proc_on_exit(struct proc *p, int wait_status);
 
 /* Notify socket events (daemon/notify.c). */
@@ -103,6 +132,8 @@ void proc_on_status(struct proc *p, const char *text);
 void proc_on_watchdog_usec(struct proc *p, int64_t usec);
 void proc_on_mainpid(struct proc *p, pid_t pid);
 void proc_on_heartbeat_lost(struct proc *p, const char *why);
+/* heartbeat.h's lost action: p is a struct proc */
+void proc_heartbeat_deadline_passed(void *p, const char *why);
 
 /* A daemon child's parent entered or left RUNNING. */
 void proc_on_parent_running(struct proc *child);

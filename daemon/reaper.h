@@ -1,19 +1,15 @@
-/* SIGCHLD -> waitpid loop -> proc_on_exit(), or a debug line for an
- * orphan that landed on vigild (it is a child subreaper). */
+/* SIGCHLD -> waitpid loop -> the on_exit callback given at init, for
+ * every child that ended (the owner of the processes decides what each
+ * pid was; vigild is a child subreaper, so orphans land here too). */
 #ifndef VIGIL_REAPER_H
 #define VIGIL_REAPER_H
 
-struct proc;
+#include <sys/types.h>
 
-int reaper_init(void);
+typedef void (*reaper_exit_fn)(pid_t pid, int wait_status);
+
+int reaper_init(reaper_exit_fn on_exit);
 void reaper_free(void);
-/* Indexes p by p->pid and by its process group p->pgid: after a spawn,
- * and again after MAINPID= moved p->pid (forget, change pid, track). */
-void reaper_track(struct proc *p);
-void reaper_forget(struct proc *p); /* before p->pid is cleared */
-struct proc *reaper_find(int pid);
-/* The running process whose process group is pgid, or NULL. O(1). */
-struct proc *reaper_find_group(int pgid);
 /* Reaps whatever has ended; also called once at shutdown. */
 void reaper_reap(void);
 /* At exit, after every program stopped: SIGKILL and reap what is left

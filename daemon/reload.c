@@ -12,101 +12,29 @@
 #include "supervisor.h"
 #include "vigild.h"
 
-static struct proc **retiring;
-static size_t nretiring;
-/* Sections of an earlier config still used by retiring processes. */
-static struct program_config **orphan_cfgs;
-static size_t norphan_cfgs;
-static struct event *sweep_event;
-
-size_t reload_retiring(struct proc ***procs)
+static void *grow(void *array, size_t n, size_t *cap, size_t size)
 {
-	*procs = retiring;
-	return nretiring;
-}
-
-static void *grow(void *array, size_t n, size_t size)
-{
-	void *p = realloc(array, (n + 1) * size);
-
-	if (!p)
+	if (n < *cap)
+		return array;
+	*cap = *cap ? 2 * *cap : 16;
+	array = realloc(array, *cap * size);
+	if (!array)
 		abort();
-	return p;
-}
-
-/* Frees retired processes once nothing runs any more, starts their
- * successors, and frees config sections nobody uses. */
-static void reload_sweep(evutil_socket_t fd, short what, void *arg)
-{
-	size_t kept = 0, cfgs_kept = 0;
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	for (size_t i = 0; i < nretiring; i++) {
-		struct proc *p = retiring[i], *next = p->successor;
-		bool start = p->start_successor;
-		if (proc_is_active(p)) {
-			retiring[kept++] = p;
-			continue;
-		}
-		log_debug("%s: retired", p->name);
-		proc_free(p);
-		if (next && start && !vigil.shutting_down)
-			proc_request_start(next);
-	}
-	nretiring = kept;
-	for (size_t i = 0; i < norphan_cfgs; i++) {
-		bool used = false;
-		for (size_t k = 0; k < nretiring; k++)
-			used |= retiring[k]->cfg == orphan_cfgs[i];
-		if (used)
-			orphan_cfgs[cfgs_kept++] = orphan_cfgs[i];
-		else
-			program_config_free(orphan_cfgs[i]);
-	}
-	norphan_cfgs = cfgs_kept;
-}
-
-void reload_on_state_change(struct proc *p)
-{
-	if (!proc_is_active(p))
-		event_active(sweep_event, 0, 0);
-}
-
-/* Stops p for good; successor (may be NULL) starts once p is gone, if p
- * was running or the successor starts by itself. */
-static void reload_retire(struct proc *p, struct proc *successor)
-{
-	for (size_t i = 0; i < nretiring; i++)
-		if (retiring[i]->successor == p)
-			retiring[i]->successor = NULL;
-	p->retiring = true;
-	p->successor = successor;
-	p->start_successor = successor && (proc_is_active(p) || (successor->cfg->autostart && !successor->cfg->bind_to));
-	/* its daemon children die with it now, as when it restarts */
-	for (size_t i = 0; i < p->nchildren; i++)
-		proc_on_parent_gone(p->children[i]);
-	p->nchildren = 0;
-	p->parent = NULL;
-	retiring = grow(retiring, nretiring, sizeof(*retiring));
-	retiring[nretiring++] = p;
-	proc_request_stop(p);
-	event_active(sweep_event, 0, 0);
+	return array;
 }
 
 struct reload_plan {
 	struct proc **next; /* the new vigil.procs */
-	size_t nnext;
+	size_t nnext, next_cap;
 	struct proc **to_start;
-	size_t nto_start;
+	size_t nto_start, to_start_cap;
 	json_t *added, *removed, *changed, *unchanged;
 };
 
 static void plan_keep(struct reload_plan *plan, struct proc *p, struct program_config *cfg)
 {
 	p->cfg = cfg;
-	plan->next = grow(plan->next, plan->nnext, sizeof(*plan->next));
+	plan->next = grow(plan->next, plan->nnext, &plan->next_cap, sizeof(*plan->next));
 	plan->next[plan->nnext++] = p;
 }
 
@@ -116,21 +44,10 @@ static struct proc *plan_new(struct reload_plan *plan, struct program_config *cf
 
 	plan_keep(plan, p, cfg);
 	if (start) {
-		plan->to_start = grow(plan->to_start, plan->nto_start, sizeof(*plan->to_start));
+		plan->to_start = grow(plan->to_start, plan->nto_start, &plan->to_start_cap, sizeof(*plan->to_start));
 		plan->to_start[plan->nto_start++] = p;
 	}
 	return p;
-}
-
-/* The current processes of an old program section: vigil.procs is
- * sorted by priority, name, instance, so they stand together, instance 0
- * first. One scan per program, not per instance. */
-static struct proc **old_instances(const struct program_config *oc)
-{
-	for (size_t i = 0; oc && i < vigil.nprocs; i++)
-		if (vigil.procs[i]->cfg == oc)
-			return &vigil.procs[i];
-	return NULL;
 }
 
 static void plan_program(struct reload_plan *plan, struct program_config *oc, struct program_config *nc)
@@ -139,7 +56,7 @@ static void plan_program(struct reload_plan *plan, struct program_config *oc, st
 	 * and starts with its parent later */
 	bool autostart = nc->autostart;
 	int n_old = oc ? oc->numprocs : 0;
-	struct proc **old = old_instances(oc);
+	struct proc **old = oc ? supervisor_instances(oc->name) : NULL;
 
 	if (!oc) {
 		json_array_append_new(plan->added, json_string(nc->name));
@@ -156,7 +73,7 @@ static void plan_program(struct reload_plan *plan, struct program_config *oc, st
 			if (k < nc->numprocs)
 				plan_keep(plan, old[k], nc);
 			else
-				reload_retire(old[k], NULL);
+				supervisor_retire(old[k], NULL);
 		}
 		for (int k = n_old; k < nc->numprocs; k++)
 			plan_new(plan, nc, k, autostart);
@@ -165,10 +82,10 @@ static void plan_program(struct reload_plan *plan, struct program_config *oc, st
 		for (int k = 0; k < nc->numprocs; k++) {
 			struct proc *np = plan_new(plan, nc, k, k >= n_old && autostart);
 			if (k < n_old)
-				reload_retire(old[k], np);
+				supervisor_retire(old[k], np);
 		}
 		for (int k = nc->numprocs; k < n_old; k++)
-			reload_retire(old[k], NULL);
+			supervisor_retire(old[k], NULL);
 	}
 }
 
@@ -181,13 +98,12 @@ static void reload_adopt_orphans(struct config *old, struct config *new, struct 
 		if (nc && program_config_equal(oc, nc))
 			continue;
 		if (!nc) {
-			struct proc **old_procs = old_instances(oc);
+			struct proc **old_procs = supervisor_instances(oc->name);
 			json_array_append_new(plan->removed, json_string(oc->name));
 			for (int k = 0; k < oc->numprocs; k++)
-				reload_retire(old_procs[k], NULL);
+				supervisor_retire(old_procs[k], NULL);
 		}
-		orphan_cfgs = grow(orphan_cfgs, norphan_cfgs, sizeof(*orphan_cfgs));
-		orphan_cfgs[norphan_cfgs++] = oc;
+		supervisor_release_config(oc);
 		old->programs[i] = NULL;
 	}
 }
@@ -224,12 +140,7 @@ json_t *reload_apply(const char *path, char **error)
 		plan_program(&plan, config_find_program(old, new->programs[i]->name), new->programs[i]);
 	reload_adopt_orphans(old, new, &plan);
 	needs_restart = reload_vigil_section(old, new);
-	free(vigil.procs);
-	vigil.procs = plan.next;
-	vigil.nprocs = plan.nnext;
-	vigil.config = new;
-	config_free(old);
-	supervisor_reindex();
+	supervisor_install(plan.next, plan.nnext, new);
 	for (size_t i = 0; i < plan.nto_start; i++)
 		proc_request_start(plan.to_start[i]);
 	free(plan.to_start);
@@ -264,27 +175,4 @@ json_t *reload_run(char **error)
 	else
 		free(errors);
 	return result;
-}
-
-int reload_init(void)
-{
-	sweep_event = event_new(vigil.base, -1, 0, reload_sweep, NULL);
-	return sweep_event ? 0 : -1;
-}
-
-void reload_free(void)
-{
-	for (size_t i = 0; i < nretiring; i++)
-		proc_free(retiring[i]);
-	free(retiring);
-	retiring = NULL;
-	nretiring = 0;
-	for (size_t i = 0; i < norphan_cfgs; i++)
-		program_config_free(orphan_cfgs[i]);
-	free(orphan_cfgs);
-	orphan_cfgs = NULL;
-	norphan_cfgs = 0;
-	if (sweep_event)
-		event_free(sweep_event);
-	sweep_event = NULL;
 }

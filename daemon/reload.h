@@ -1,16 +1,10 @@
 /* Live reload: parse the new config completely, then apply only the
- * difference. Unchanged programs keep running untouched (same pid). */
+ * difference through supervisor.c. Unchanged programs keep running
+ * untouched (same pid). */
 #ifndef VIGIL_RELOAD_H
 #define VIGIL_RELOAD_H
 
 #include <jansson.h>
-#include <stdbool.h>
-#include <stddef.h>
-
-struct proc;
-
-int reload_init(void);
-void reload_free(void);
 
 /* Re-reads vigild's config file and applies it, telling systemd around
  * it (SIGHUP, POST /v1/reload). Like reload_apply; error may be NULL. */
@@ -20,11 +14,5 @@ json_t *reload_run(char **error);
  * or NULL with *error (malloc'd, one line per config error) and nothing
  * changed. */
 json_t *reload_apply(const char *path, char **error);
-
-/* Retiring processes (being stopped after a reload) still count for an
- * orderly shutdown. */
-size_t reload_retiring(struct proc ***procs);
-/* A retiring process changed state: free it once it has stopped. */
-void reload_on_state_change(struct proc *p);
 
 #endif

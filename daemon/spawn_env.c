@@ -91,8 +91,8 @@ char **spawn_env_build(const struct proc *p, char *err, size_t errlen)
 	 * reserved WATCHDOG_PID= slot the child writes its pid into) */
 	if (notify_socket_path())
 		env_putf(&e, "NOTIFY_SOCKET=%s", notify_socket_path());
-	if (p->heartbeat_timeout > 0) {
-		env_putf(&e, "WATCHDOG_USEC=%lld", (long long)p->heartbeat_timeout);
+	if (p->hb.timeout > 0) {
+		env_putf(&e, "WATCHDOG_USEC=%lld", (long long)p->hb.timeout);
 		/* the pid is unknown until fork: the child writes it in here */
 		env_putf(&e, "%s%-20s", SPAWN_WATCHDOG_PID, "");
 	}

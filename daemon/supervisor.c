@@ -2,48 +2,71 @@
 #include "supervisor.h"
 
 #include <event2/event.h>
-#include <signal.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cgroup.h"
 #include "config.h"
+#include "guard.h"
 #include "log.h"
+#include "namemap.h"
+#include "pidmap.h"
 #include "program.h"
-#include "reload.h"
 #include "sd.h"
 #include "vigild.h"
 
-static struct event *shutdown_step_event, *autostart_event;
+static struct event *shutdown_step_event, *autostart_event, *sweep_event;
 static size_t autostart_next;
 /* Time spent spawning per loop turn at start-up: between turns vigild
  * reads pings and answers vigilctl, so 10,000 programs starting never
  * starve the heartbeats of those already running. */
 #define AUTOSTART_TURN_USEC (5 * 1000)
 
+/* main pid -> proc, and process group -> proc: a datagram from a process
+ * that is not a main pid costs one getpgid() and one lookup, never a walk
+ * over every program (a main pid moved by MAINPID= is no longer its
+ * group's leader). */
+static struct pidmap by_pid, by_group;
+/* program name -> its first process in vigil.procs */
+static struct namemap by_program;
+
+/* After a reload: processes being stopped, freed once they have ended,
+ * and the old config sections they still use. */
+static struct proc **retiring;
+static size_t nretiring, retiring_cap;
+static struct program_config **orphan_cfgs;
+static size_t norphan_cfgs, orphan_cfgs_cap;
+
+static void *grow(void *array, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return array;
+	*cap = *cap ? 2 * *cap : 16;
+	array = realloc(array, *cap * size);
+	if (!array)
+		abort();
+	return array;
+}
+
 static int proc_order(const void *a, const void *b)
 {
 	const struct proc *pa = *(struct proc *const *)a, *pb = *(struct proc *const *)b;
+	int by_name;
 
 	if (pa->cfg->priority != pb->cfg->priority)
 		return pa->cfg->priority < pb->cfg->priority ? -1 : 1;
-	if (strcmp(pa->cfg->name, pb->cfg->name) != 0)
-		return strcmp(pa->cfg->name, pb->cfg->name);
+	if ((by_name = strcmp(pa->cfg->name, pb->cfg->name)) != 0)
+		return by_name;
 	return pa->instance - pb->instance;
 }
 
-static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg);
-
-/* The processes of a program stand together in vigil.procs (sorted by
- * priority, name, instance), instance 0 first. */
-static struct proc **supervisor_find_instances(const char *program)
+struct proc **supervisor_instances(const char *program)
 {
-	for (size_t i = 0; i < vigil.nprocs; i++)
-		if (strcmp(vigil.procs[i]->cfg->name, program) == 0)
-			return &vigil.procs[i];
-	return NULL;
+	return namemap_get(&by_program, program);
 }
 
 /* Daemon child instance i belongs to parent instance i, or to the only
@@ -51,22 +74,16 @@ static struct proc **supervisor_find_instances(const char *program)
  * other combination). */
 static void supervisor_bind_children(void)
 {
-	const char *block_name = NULL; /* the last parent program looked up */
-	struct proc **block = NULL;
-
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		vigil.procs[i]->parent = NULL;
 		vigil.procs[i]->nchildren = 0;
 	}
 	for (size_t i = 0; i < vigil.nprocs; i++) {
-		struct proc *child = vigil.procs[i], *parent;
+		struct proc *child = vigil.procs[i], *parent, **block;
 		const struct program_config *pc = child->cfg;
 		if (!pc->daemon || !pc->bind_to)
 			continue;
-		if (!block_name || strcmp(block_name, pc->bind_to) != 0) {
-			block_name = pc->bind_to;
-			block = supervisor_find_instances(pc->bind_to);
-		}
+		block = supervisor_instances(pc->bind_to);
 		parent = block[block[0]->cfg->numprocs == 1 ? 0 : child->instance];
 		child->parent = parent;
 		parent->children = realloc(parent->children, (parent->nchildren + 1) * sizeof(*parent->children));
@@ -76,10 +93,204 @@ static void supervisor_bind_children(void)
 	}
 }
 
+/* After vigil.procs changed: sort it, index it, bind daemon children. */
+static void supervisor_reindex(void)
+{
+	qsort(vigil.procs, vigil.nprocs, sizeof(*vigil.procs), proc_order);
+	namemap_clear(&by_program);
+	for (size_t i = vigil.nprocs; i-- > 0;)
+		namemap_put(&by_program, vigil.procs[i]->cfg->name, &vigil.procs[i]);
+	supervisor_bind_children();
+	/* an autostart under way goes on from the start of the new order;
+	 * it skips what already runs */
+	autostart_next = 0;
+}
+
+/* -- what the state machine tells us ------------------------------------ */
+
+static void supervisor_pid_changed(struct proc *p, pid_t old_pid)
+{
+	if (old_pid)
+		pidmap_remove(&by_pid, old_pid, p);
+	if (p->pid)
+		pidmap_put(&by_pid, p->pid, p);
+	if (p->pid && !old_pid)
+		pidmap_put(&by_group, p->pgid, p);
+	else if (!p->pid)
+		pidmap_remove(&by_group, p->pgid, p);
+}
+
+static void supervisor_state_changed(struct proc *p, enum proc_state old)
+{
+	(void)old;
+	sd_glue_states_changed();
+	if (p->retiring && !proc_is_active(p))
+		event_active(sweep_event, 0, 0);
+	if (vigil.shutting_down && !proc_is_active(p))
+		event_active(shutdown_step_event, 0, 0);
+}
+
+void supervisor_child_exited(pid_t pid, int wait_status)
+{
+	struct proc *p = pidmap_get(&by_pid, pid);
+
+	if (p)
+		proc_on_exit(p, wait_status);
+	else
+		log_debug("reaped orphan pid %d (status 0x%x)", (int)pid, wait_status);
+}
+
+struct proc *supervisor_find_pid(pid_t pid)
+{
+	return pidmap_get(&by_pid, pid);
+}
+
+struct proc *supervisor_find_group(pid_t pgid)
+{
+	return pidmap_get(&by_group, pgid);
+}
+
+void supervisor_for_each_group(void (*fn)(pid_t pgid))
+{
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		if (vigil.procs[i]->pid)
+			fn(vigil.procs[i]->pgid);
+	for (size_t i = 0; i < nretiring; i++)
+		if (retiring[i]->pid)
+			fn(retiring[i]->pgid);
+}
+
+/* Forgets p in the indexes and frees it. */
+static void supervisor_free_proc(struct proc *p)
+{
+	if (p->pid) {
+		pidmap_remove(&by_pid, p->pid, p);
+		pidmap_remove(&by_group, p->pgid, p);
+	}
+	proc_free(p);
+}
+
+/* -- retiring after a reload ---------------------------------------------- */
+
+static int pointer_order(const void *a, const void *b)
+{
+	uintptr_t pa = (uintptr_t)*(void *const *)a, pb = (uintptr_t)*(void *const *)b;
+
+	return pa < pb ? -1 : pa > pb;
+}
+
+/* Frees the orphaned config sections no retiring process uses: sorted,
+ * so each retiring process costs a binary search, not a scan. */
+static void supervisor_free_unused_configs(void)
+{
+	bool *used = calloc(norphan_cfgs ? norphan_cfgs : 1, sizeof(*used));
+	size_t kept = 0;
+
+	if (!used)
+		abort();
+	qsort(orphan_cfgs, norphan_cfgs, sizeof(*orphan_cfgs), pointer_order);
+	for (size_t i = 0; i < nretiring; i++) {
+		struct program_config **hit = bsearch(&retiring[i]->cfg, orphan_cfgs, norphan_cfgs,
+						      sizeof(*orphan_cfgs), pointer_order);
+		if (hit)
+			used[hit - orphan_cfgs] = true;
+	}
+	for (size_t i = 0; i < norphan_cfgs; i++) {
+		if (used[i])
+			orphan_cfgs[kept++] = orphan_cfgs[i];
+		else
+			program_config_free(orphan_cfgs[i]);
+	}
+	norphan_cfgs = kept;
+	free(used);
+}
+
+/* Frees retired processes once nothing runs any more, starts their
+ * successors, and frees config sections nobody uses. */
+static void supervisor_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	size_t kept = 0;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (size_t i = 0; i < nretiring; i++) {
+		struct proc *p = retiring[i], *next = p->successor;
+		bool start = p->start_successor;
+		if (proc_is_active(p)) {
+			retiring[kept++] = p;
+			continue;
+		}
+		log_debug("%s: retired", p->name);
+		supervisor_free_proc(p);
+		if (next && start && !vigil.shutting_down)
+			proc_request_start(next);
+	}
+	nretiring = kept;
+	supervisor_free_unused_configs();
+}
+
+void supervisor_retire(struct proc *p, struct proc *successor)
+{
+	if (p->retiring)
+		return;
+	/* p may have been the successor of an earlier retiree */
+	for (size_t i = 0; i < nretiring; i++)
+		if (retiring[i]->successor == p)
+			retiring[i]->successor = NULL;
+	p->retiring = true;
+	p->successor = successor;
+	p->start_successor = successor && (proc_is_active(p) || (successor->cfg->autostart && !successor->cfg->bind_to));
+	/* its daemon children die with it now, as when it restarts */
+	for (size_t i = 0; i < p->nchildren; i++)
+		proc_on_parent_gone(p->children[i]);
+	p->nchildren = 0;
+	p->parent = NULL;
+	retiring = grow(retiring, nretiring, &retiring_cap, sizeof(*retiring));
+	retiring[nretiring++] = p;
+	proc_request_stop(p);
+	event_active(sweep_event, 0, 0);
+}
+
+void supervisor_release_config(struct program_config *pc)
+{
+	orphan_cfgs = grow(orphan_cfgs, norphan_cfgs, &orphan_cfgs_cap, sizeof(*orphan_cfgs));
+	orphan_cfgs[norphan_cfgs++] = pc;
+	event_active(sweep_event, 0, 0);
+}
+
+void supervisor_install(struct proc **procs, size_t n, struct config *config)
+{
+	struct config *old = vigil.config;
+
+	free(vigil.procs);
+	vigil.procs = procs;
+	vigil.nprocs = n;
+	vigil.config = config;
+	if (old != config)
+		config_free(old);
+	supervisor_reindex();
+}
+
+size_t supervisor_retiring(struct proc ***procs)
+{
+	*procs = retiring;
+	return nretiring;
+}
+
+/* -- start, shutdown, lookups --------------------------------------------- */
+
+static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg);
+
 int supervisor_init(struct config *config)
 {
+	static const struct proc_hooks hooks = {
+		.state_changed = supervisor_state_changed,
+		.pid_changed = supervisor_pid_changed,
+	};
 	size_t n = 0, i = 0;
 
+	proc_set_hooks(&hooks);
 	for (size_t c = 0; c < config->nprograms; c++)
 		n += (size_t)config->programs[c]->numprocs;
 	vigil.procs = calloc(n ? n : 1, sizeof(*vigil.procs));
@@ -91,31 +302,37 @@ int supervisor_init(struct config *config)
 	vigil.nprocs = n;
 	supervisor_reindex();
 	shutdown_step_event = event_new(vigil.base, -1, 0, supervisor_shutdown_step, NULL);
-	return shutdown_step_event && reload_init() == 0 ? 0 : -1;
-}
-
-void supervisor_reindex(void)
-{
-	qsort(vigil.procs, vigil.nprocs, sizeof(*vigil.procs), proc_order);
-	supervisor_bind_children();
-	/* an autostart under way goes on from the start of the new order;
-	 * it skips what already runs */
-	autostart_next = 0;
+	sweep_event = event_new(vigil.base, -1, 0, supervisor_sweep, NULL);
+	return shutdown_step_event && sweep_event ? 0 : -1;
 }
 
 void supervisor_free(void)
 {
-	reload_free();
+	for (size_t i = 0; i < nretiring; i++)
+		supervisor_free_proc(retiring[i]);
+	free(retiring);
+	retiring = NULL;
+	nretiring = retiring_cap = 0;
+	for (size_t i = 0; i < norphan_cfgs; i++)
+		program_config_free(orphan_cfgs[i]);
+	free(orphan_cfgs);
+	orphan_cfgs = NULL;
+	norphan_cfgs = orphan_cfgs_cap = 0;
 	for (size_t i = 0; i < vigil.nprocs; i++)
-		proc_free(vigil.procs[i]);
+		supervisor_free_proc(vigil.procs[i]);
 	free(vigil.procs);
 	vigil.procs = NULL;
 	vigil.nprocs = 0;
+	pidmap_free(&by_pid);
+	pidmap_free(&by_group);
+	namemap_free(&by_program);
 	if (shutdown_step_event)
 		event_free(shutdown_step_event);
 	if (autostart_event)
 		event_free(autostart_event);
-	shutdown_step_event = autostart_event = NULL;
+	if (sweep_event)
+		event_free(sweep_event);
+	shutdown_step_event = autostart_event = sweep_event = NULL;
 }
 
 static void supervisor_autostart_step(evutil_socket_t fd, short what, void *arg)
@@ -156,8 +373,6 @@ void supervisor_start_autostart(void)
  * wait for it; the loop comes back here on every state change. */
 static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg)
 {
-	struct proc **retiring;
-	size_t nretiring = reload_retiring(&retiring);
 	int top = INT_MIN;
 	bool any = false, daemons = false;
 
@@ -200,9 +415,6 @@ static void kill_now(const struct proc *p)
 
 void supervisor_kill_all(void)
 {
-	struct proc **retiring;
-	size_t nretiring = reload_retiring(&retiring);
-
 	for (size_t i = 0; i < vigil.nprocs; i++)
 		kill_now(vigil.procs[i]);
 	for (size_t i = 0; i < nretiring; i++)
@@ -219,38 +431,37 @@ void supervisor_begin_shutdown(void)
 	event_active(shutdown_step_event, 0, 0);
 }
 
-void supervisor_on_state_change(struct proc *p, enum proc_state old)
+static struct proc **copy_procs(struct proc *const *from, size_t n, size_t *count)
 {
-	sd_glue_states_changed();
-	if (p->retiring)
-		reload_on_state_change(p);
-	if (p->state == STATE_RUNNING && !vigil.shutting_down)
-		for (size_t i = 0; i < p->nchildren; i++)
-			proc_on_parent_running(p->children[i]);
-	else if (old == STATE_RUNNING)
-		for (size_t i = 0; i < p->nchildren; i++)
-			proc_on_parent_gone(p->children[i]);
-	if (vigil.shutting_down && !proc_is_active(p))
-		event_active(shutdown_step_event, 0, 0);
+	struct proc **out = malloc((n ? n : 1) * sizeof(*out));
+
+	if (!out)
+		abort();
+	memcpy(out, from, n * sizeof(*out));
+	*count = n;
+	return out;
 }
 
 struct proc **supervisor_match(const char *name, size_t *count)
 {
-	struct proc **out = calloc(vigil.nprocs ? vigil.nprocs : 1, sizeof(*out));
-	bool all = strcmp(name, "all") == 0;
-	size_t n = 0;
+	const char *colon = strrchr(name, ':');
+	struct proc **block;
+	char *end;
+	long instance;
 
-	if (!out)
-		abort();
-	for (size_t i = 0; i < vigil.nprocs; i++) {
-		struct proc *p = vigil.procs[i];
-		if (all || strcmp(p->name, name) == 0 || strcmp(p->cfg->name, name) == 0)
-			out[n++] = p;
-	}
-	if (n == 0) {
-		free(out);
+	if (strcmp(name, "all") == 0)
+		return vigil.nprocs ? copy_procs(vigil.procs, vigil.nprocs, count) : NULL;
+	if ((block = supervisor_instances(name)))
+		return copy_procs(block, (size_t)block[0]->cfg->numprocs, count);
+	/* "prog:N" names one instance of a program with numprocs > 1 */
+	if (!colon || !colon[1] || colon[1] == '-' || colon[1] == '+')
 		return NULL;
-	}
-	*count = n;
-	return out;
+	block = namemap_get_len(&by_program, name, (size_t)(colon - name));
+	instance = strtol(colon + 1, &end, 10);
+	if (!block || *end || block[0]->cfg->numprocs == 1 || instance < 0 || instance >= block[0]->cfg->numprocs)
+		return NULL;
+	/* the exact name, as the process is called ("web:02" is not "web:2") */
+	if (strcmp(block[instance]->name, name) != 0)
+		return NULL;
+	return copy_procs(&block[instance], 1, count);
 }

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "heartbeat.h"
 #include "output.h"
 #include "program.h"
 #include "reaper.h"
@@ -42,7 +43,8 @@ static void setup_config(const char *programs)
 	fclose(f);
 	vigil.base = vigil_event_base_new();
 	vigil.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	assert_int_equal(reaper_init(), 0);
+	assert_int_equal(reaper_init(supervisor_child_exited), 0);
+	heartbeat_set_actions(&(struct heartbeat_actions){ .lost = proc_heartbeat_deadline_passed });
 	vigil.config = config_load(conf_path, &errors);
 	if (!vigil.config)
 		fail_msg("config: %s", errors);

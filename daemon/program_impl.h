@@ -1,0 +1,35 @@
+/* Inside the state machine: the steps program.c provides and the table
+ * in program_table.c combines. Not for other modules. */
+#ifndef VIGIL_PROGRAM_IMPL_H
+#define VIGIL_PROGRAM_IMPL_H
+
+#include "program.h"
+
+/* The one place proc->state changes (then daemon children react, then
+ * the observer hears). */
+void proc_set_state(struct proc *p, enum proc_state state);
+void proc_set_pid(struct proc *p, pid_t pid);
+void proc_arm_timer(struct proc *p, int64_t usec);
+void proc_kill(struct proc *p, int signo);
+/* signo now, SIGKILL after stop_timeout; STOPPING */
+void proc_begin_kill(struct proc *p, enum kill_reason reason, int signo);
+void proc_reset_failures(struct proc *p);
+/* RUNNING: started long enough, or READY=1 */
+void proc_mark_started(struct proc *p);
+/* fork/exec, then STARTING (or RUNNING at once), or the failure path */
+void proc_spawn(struct proc *p);
+/* BACKOFF with a growing delay, FATAL past the start limit, or EXITED/
+ * FATAL when the policy does not restart */
+void proc_failed_start(struct proc *p, bool wants_restart);
+/* last_exit and the log line of an ended process */
+void proc_record_exit(struct proc *p, int status);
+void proc_after_failure_or_exit(struct proc *p, enum proc_state from, int64_t ran, bool success);
+/* 0, -EBUSY while vigild shuts down, -EAGAIN for a daemon child whose
+ * parent is not RUNNING */
+int proc_may_start(const struct proc *p);
+
+/* Runs the cell proc_table[p->state][ev]. wait_status: PEV_EXIT only;
+ * why: PEV_HEARTBEAT_LOST only. Returns the cell's 0 or -errno. */
+int proc_dispatch(struct proc *p, enum proc_event ev, int wait_status, const char *why);
+
+#endif
