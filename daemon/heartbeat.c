@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "parse.h"
+#include "stall.h"
 #include "vigild.h"
 
 static struct heartbeat_actions actions;

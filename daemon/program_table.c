@@ -33,6 +33,7 @@
 #include "cgroup.h"
 #include "guard.h"
 #include "log.h"
+#include "stall.h"
 #include "vigild.h"
 
 struct proc_event_arg {
