@@ -173,6 +173,19 @@ void proc_kill(struct proc *p, int signo)
 		cgroup_kill(p->name);
 }
 
+/* Leftovers of a process group die with their leader, so a restart
+ * never finds the old port or lock still held; so does the rest of its
+ * cgroup, setsid'd or double-forked. */
+void proc_clean_up_after_exit(struct proc *p)
+{
+	if (p->cfg->kill_group) {
+		hooks.signal(-p->pgid, SIGKILL);
+		cgroup_kill(p->name);
+	}
+	cgroup_release(p->name);
+	guard_forget_group(p->pgid);
+}
+
 /* Starts the end of the running process: signo now (SIGCONT so a
  * stopped process sees it), SIGKILL once stop_timeout passes. Daemon
  * children are never waited for. */

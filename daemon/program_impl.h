@@ -11,6 +11,8 @@ void proc_set_state(struct proc *p, enum proc_state state);
 void proc_set_pid(struct proc *p, pid_t pid);
 void proc_arm_timer(struct proc *p, int64_t usec);
 void proc_kill(struct proc *p, int signo);
+/* its process group and cgroup killed and released after its exit */
+void proc_clean_up_after_exit(struct proc *p);
 /* signo now, SIGKILL after stop_timeout; STOPPING */
 void proc_begin_kill(struct proc *p, enum kill_reason reason, int signo);
 void proc_reset_failures(struct proc *p);

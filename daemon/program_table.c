@@ -30,8 +30,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "guard.h"
 #include "log.h"
 #include "stall.h"
 #include "vigild.h"
@@ -128,19 +126,6 @@ static int act_restart_dying(struct proc *p, const struct proc_event_arg *arg)
 	return 0;
 }
 
-/* Leftovers of a process group die with their leader, so a restart
- * never finds the old port or lock still held; so does the rest of its
- * cgroup, setsid'd or double-forked. */
-static void proc_clean_up_after(struct proc *p)
-{
-	if (p->cfg->kill_group) {
-		kill(-p->pgid, SIGKILL);
-		cgroup_kill(p->name);
-	}
-	cgroup_release(p->name);
-	guard_forget_group(p->pgid);
-}
-
 static int act_exited(struct proc *p, const struct proc_event_arg *arg)
 {
 	enum kill_reason reason = p->kill_reason;
@@ -148,7 +133,7 @@ static int act_exited(struct proc *p, const struct proc_event_arg *arg)
 	int64_t ran = now_usec() - p->started_at;
 
 	proc_record_exit(p, arg->wait_status);
-	proc_clean_up_after(p);
+	proc_clean_up_after_exit(p);
 	proc_set_pid(p, 0);
 	p->kill_reason = KILL_NONE;
 	evtimer_del(p->timer);
