@@ -15,11 +15,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "output_file.h"
 #include "output_ring.h"
 #include "output_stdio.h"
-#include "program.h"
 #include "vigild.h"
 
 /* A longer line is passed on in pieces of this size. */
@@ -34,7 +34,7 @@
 
 struct output_pipe {
 	struct output_pipe *next;
-	struct proc *proc; /* NULL once the proc is gone: drain and drop */
+	struct proc_output *out; /* NULL once its process is gone: drain and drop */
 	int stream;
 	int fd;
 	pid_t pid; /* for the journal fallback prefix */
@@ -46,6 +46,8 @@ static bool journal_checked, journal_available;
 /* Pipes of freed processes (a reload removed them) that grandchildren
  * still write to: drained until EOF, or closed when vigild exits. */
 static struct output_pipe *detached_pipes;
+/* Every process's output, for SIGUSR1's reopening. */
+static struct proc_output *all_outputs;
 
 static bool output_journal_available(void)
 {
@@ -56,9 +58,14 @@ static bool output_journal_available(void)
 	return journal_available;
 }
 
-static const struct output_spec *output_spec(const struct proc *p, int stream)
+static const struct program_config *output_config(const struct proc_output *o)
 {
-	return stream == OUTPUT_STDOUT_STREAM ? &p->cfg->stdout_spec : &p->cfg->stderr_spec;
+	return *o->cfg;
+}
+
+static const struct output_spec *output_spec(const struct proc_output *o, int stream)
+{
+	return stream == OUTPUT_STDOUT_STREAM ? &output_config(o)->stdout_spec : &output_config(o)->stderr_spec;
 }
 
 /* Program uid for the ownership rules of output_file.h: resolved when
@@ -76,35 +83,35 @@ static uid_t output_program_uid(const struct program_config *pc)
 /* len bytes meant for f were not written (f->why says why): counted, and
  * logged at most once per OUTPUT_LOST_WARN_USEC for each process, so a
  * full disk costs one line per 10 s, not one per write. */
-static void output_lost(struct proc *p, struct output_file *f, size_t len)
+static void output_lost(struct proc_output *o, struct output_file *f, size_t len)
 {
 	int64_t now = now_usec();
 	bool first = !f->failing;
 
-	p->output.lost_bytes += len;
+	o->lost_bytes += len;
 	f->lost_outage += len;
 	f->lost_unreported += len;
 	f->failing = true;
-	if (p->output.lost_warned_at && now - p->output.lost_warned_at < OUTPUT_LOST_WARN_USEC)
+	if (o->lost_warned_at && now - o->lost_warned_at < OUTPUT_LOST_WARN_USEC)
 		return;
-	log_warn("%s: cannot write output to %s: %s; %llu bytes lost%s", p->name, f->path, f->why, f->lost_unreported,
+	log_warn("%s: cannot write output to %s: %s; %llu bytes lost%s", o->name, f->path, f->why, f->lost_unreported,
 		 first ? "" : " since the last warning");
-	p->output.lost_warned_at = now;
+	o->lost_warned_at = now;
 	f->lost_unreported = 0;
 }
 
-static void output_resumed(struct proc *p, struct output_file *f)
+static void output_resumed(struct proc_output *o, struct output_file *f)
 {
 	if (!f->failing)
 		return;
-	log_notice("%s: output to %s resumed; %llu bytes were lost", p->name, f->path, f->lost_outage);
+	log_notice("%s: output to %s resumed; %llu bytes were lost", o->name, f->path, f->lost_outage);
 	f->failing = false;
 	f->lost_outage = f->lost_unreported = 0;
 }
 
 /* A file that could not be opened (refused, or ENOSPC creating it at a
  * rotation) is tried again now and then, so output resumes by itself. */
-static void output_file_retry(struct proc *p, struct output_file *f)
+static void output_file_retry(struct proc_output *o, struct output_file *f)
 {
 	char err[512];
 	int64_t now;
@@ -112,12 +119,12 @@ static void output_file_retry(struct proc *p, struct output_file *f)
 	if (f->fd >= 0 || !f->path || (now = now_usec()) < f->retry_at)
 		return; /* the common case: open, no clock read */
 	f->retry_at = now + OUTPUT_RETRY_USEC;
-	output_file_reopen(f, p->output.uid, err, sizeof(err)); /* f->why on failure */
+	output_file_reopen(f, o->uid, err, sizeof(err)); /* f->why on failure */
 }
 
 /* 0: rotated. -1: not (logged): write on past the limit, and try again
  * only after OUTPUT_LOST_WARN_USEC, not at every line. */
-static int output_rotate(struct proc *p, struct output_file *f)
+static int output_rotate(struct proc_output *o, struct output_file *f)
 {
 	char err[1024];
 	int64_t now = now_usec();
@@ -126,11 +133,11 @@ static int output_rotate(struct proc *p, struct output_file *f)
 
 	if (now < f->rotate_retry_at)
 		return -1;
-	rc = output_file_rotate(f, p->cfg->log_backups, p->output.uid, err, sizeof(err));
+	rc = output_file_rotate(f, output_config(o)->log_backups, o->uid, err, sizeof(err));
 	if (rc == 0 && f->size < before)
 		return 0;
 	if (rc < 0)
-		log_warn("%s: cannot rotate %s: %s", p->name, f->path, err);
+		log_warn("%s: cannot rotate %s: %s", o->name, f->path, err);
 	f->rotate_retry_at = now + OUTPUT_LOST_WARN_USEC;
 	return -1;
 }
@@ -160,14 +167,14 @@ static const char *output_cut(const struct output_file *f, unsigned long long ma
  * whenever the next one would take the file past log_max_size. Only
  * bytes really written count towards the size: a full disk loses output
  * (counted, logged) but never rotates good files away. */
-static void output_to_file(struct proc *p, int stream, const char *data, size_t len)
+static void output_to_file(struct proc_output *o, int stream, const char *data, size_t len)
 {
-	struct output_file *f = &p->output.file[stream];
+	struct output_file *f = &o->file[stream];
 	const char *end = data + len;
 	unsigned long long max;
 
-	output_file_retry(p, f);
-	max = f->rotatable ? p->cfg->log_max_size : 0;
+	output_file_retry(o, f);
+	max = f->rotatable ? output_config(o)->log_max_size : 0;
 	while (f->fd >= 0 && data < end) {
 		const char *cut = output_cut(f, max, data, end);
 		if (cut > data) {
@@ -178,45 +185,46 @@ static void output_to_file(struct proc *p, int stream, const char *data, size_t 
 				snprintf(f->why, sizeof(f->why), "%s", strerror(errno));
 				break;
 			}
-			output_resumed(p, f);
+			output_resumed(o, f);
 		}
-		if (data < end && output_rotate(p, f) < 0)
+		if (data < end && output_rotate(o, f) < 0)
 			max = 0;
 	}
 	if (data < end)
-		output_lost(p, f, (size_t)(end - data));
+		output_lost(o, f, (size_t)(end - data));
 }
 
 static void output_to_journal(struct output_pipe *op, const char *line, size_t len)
 {
-	struct proc *p = op->proc;
+	struct proc_output *o = op->out;
+	const char *program = output_config(o)->name;
 	int rc = -ENOENT;
 
 	if (output_journal_available())
-		rc = sd_journal_send("MESSAGE=%.*s", (int)len, line, "SYSLOG_IDENTIFIER=%s", p->cfg->name,
-				     "VIGIL_PROGRAM=%s", p->cfg->name, "VIGIL_INSTANCE=%d", p->instance,
+		rc = sd_journal_send("MESSAGE=%.*s", (int)len, line, "SYSLOG_IDENTIFIER=%s", program,
+				     "VIGIL_PROGRAM=%s", program, "VIGIL_INSTANCE=%d", o->instance,
 				     "PRIORITY=%d", op->stream == OUTPUT_STDOUT_STREAM ? LOG_INFO : LOG_ERR, NULL);
 	if (rc < 0)
-		fprintf(stderr, "%s[%d]: %.*s\n", p->name, (int)op->pid, (int)len, line);
+		fprintf(stderr, "%s[%d]: %.*s\n", o->name, (int)op->pid, (int)len, line);
 }
 
 /* Complete lines (each ending in \n) from one read batch. */
 static void output_deliver(struct output_pipe *op, const char *data, size_t len)
 {
-	struct proc *p = op->proc;
-	const struct output_spec *spec = output_spec(p, op->stream);
-	int ring_stream = p->output.merged ? OUTPUT_STDOUT_STREAM : op->stream;
+	struct proc_output *o = op->out;
+	const struct output_spec *spec = output_spec(o, op->stream);
+	int ring_stream = o->merged ? OUTPUT_STDOUT_STREAM : op->stream;
 
 	for (const char *line = data; line < data + len;) {
 		const char *nl = memchr(line, '\n', (size_t)(data + len - line));
 		size_t n = (size_t)(nl - line);
-		output_ring_add(p, ring_stream, line, n);
+		output_ring_add(o->ring[ring_stream], line, n);
 		if (spec->kind == OUTPUT_JOURNAL)
 			output_to_journal(op, line, n);
 		line = nl + 1;
 	}
 	if (spec->kind == OUTPUT_FILE)
-		output_to_file(p, op->stream, data, len);
+		output_to_file(o, op->stream, data, len);
 	else if (spec->kind == OUTPUT_INHERIT)
 		output_stdio_write(op->stream == OUTPUT_STDOUT_STREAM ? 1 : 2, data, len);
 }
@@ -246,14 +254,14 @@ static void output_flush_lines(struct output_pipe *op, bool eof)
 	if (take == 0)
 		return;
 	buf = (char *)evbuffer_pullup(op->pending, (ssize_t)take);
-	if (op->proc)
+	if (op->out)
 		output_deliver(op, buf, take);
 	evbuffer_drain(op->pending, take);
 }
 
 static void output_pipe_close(struct output_pipe *op)
 {
-	for (struct output_pipe **l = op->proc ? &op->proc->output.pipes : &detached_pipes; *l; l = &(*l)->next)
+	for (struct output_pipe **l = op->out ? &op->out->pipes : &detached_pipes; *l; l = &(*l)->next)
 		if (*l == op) {
 			*l = op->next;
 			break;
@@ -284,77 +292,93 @@ static void output_readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void output_proc_init(struct proc *p)
+void output_init(struct proc_output *o, const char *name, int instance, struct program_config *const *cfg)
 {
+	const struct program_config *pc = *cfg;
 	char err[PARSE_ERR_MAX];
 
-	p->output.merged = p->cfg->stderr_spec.kind == OUTPUT_STDOUT;
-	p->output.uid = p->cfg->user ? p->cfg->uid : geteuid();
+	o->name = name;
+	o->instance = instance;
+	o->cfg = cfg;
+	o->merged = pc->stderr_spec.kind == OUTPUT_STDOUT;
+	o->uid = pc->user ? pc->uid : geteuid();
 	for (int s = 0; s < OUTPUT_STREAMS; s++) {
-		const struct output_spec *spec = output_spec(p, s);
-		p->output.child_fd[s] = -1;
-		p->output.read_fd[s] = -1;
-		output_file_init(&p->output.file[s], spec->kind != OUTPUT_FILE ? NULL :
-				 expand_program_vars(spec->path, p->cfg->name, p->instance, err, sizeof(err)));
-		p->output.ring[s] = output_ring_new();
+		const struct output_spec *spec = output_spec(o, s);
+		o->child_fd[s] = -1;
+		o->read_fd[s] = -1;
+		output_file_init(&o->file[s], spec->kind != OUTPUT_FILE ? NULL :
+				 expand_program_vars(spec->path, pc->name, instance, err, sizeof(err)));
+		o->ring[s] = output_ring_new();
 	}
+	o->next = all_outputs;
+	o->prev = NULL;
+	if (all_outputs)
+		all_outputs->prev = o;
+	all_outputs = o;
 }
 
-void output_proc_free(struct proc *p)
+void output_free(struct proc_output *o)
 {
 	/* a pipe outlives its process while grandchildren write to it */
-	while (p->output.pipes) {
-		struct output_pipe *op = p->output.pipes;
-		p->output.pipes = op->next;
-		op->proc = NULL;
+	while (o->pipes) {
+		struct output_pipe *op = o->pipes;
+		o->pipes = op->next;
+		op->out = NULL;
 		op->next = detached_pipes;
 		detached_pipes = op;
 	}
 	for (int s = 0; s < OUTPUT_STREAMS; s++) {
-		output_file_free(&p->output.file[s]);
-		output_ring_free(p->output.ring[s]);
-		if (p->output.child_fd[s] >= 0)
-			close(p->output.child_fd[s]);
-		if (p->output.read_fd[s] >= 0)
-			close(p->output.read_fd[s]);
+		output_file_free(&o->file[s]);
+		output_ring_free(o->ring[s]);
+		if (o->child_fd[s] >= 0)
+			close(o->child_fd[s]);
+		if (o->read_fd[s] >= 0)
+			close(o->read_fd[s]);
 	}
+	if (o->prev)
+		o->prev->next = o->next;
+	else if (all_outputs == o)
+		all_outputs = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	o->next = o->prev = NULL;
 }
 
-int output_prepare(struct proc *p, char *err, size_t errlen)
+int output_prepare(struct proc_output *o, char *err, size_t errlen)
 {
 	for (int s = 0; s < OUTPUT_STREAMS; s++) {
-		const struct output_spec *spec = output_spec(p, s);
+		const struct output_spec *spec = output_spec(o, s);
 		int fds[2];
 
-		p->output.child_fd[s] = -1;
+		o->child_fd[s] = -1;
 		if (spec->kind == OUTPUT_NULL) {
-			p->output.child_fd[s] = -2;
+			o->child_fd[s] = -2;
 			continue;
 		}
 		if (spec->kind == OUTPUT_STDOUT)
 			continue; /* the child dup2s its stdout onto 2 */
-		if (spec->kind == OUTPUT_FILE && p->output.file[s].fd < 0) {
-			p->output.uid = output_program_uid(p->cfg);
-			if (output_file_open(&p->output.file[s], p->output.uid, err, errlen) < 0)
+		if (spec->kind == OUTPUT_FILE && o->file[s].fd < 0) {
+			o->uid = output_program_uid(output_config(o));
+			if (output_file_open(&o->file[s], o->uid, err, errlen) < 0)
 				return -1;
 		}
 		if (pipe2(fds, O_CLOEXEC) < 0)
 			return snprintf(err, errlen, "pipe: %s", strerror(errno)), -1;
-		p->output.child_fd[s] = fds[1];
-		p->output.read_fd[s] = fds[0];
+		o->child_fd[s] = fds[1];
+		o->read_fd[s] = fds[0];
 	}
 	return 0;
 }
 
-void output_after_fork(struct proc *p, int pid)
+void output_after_fork(struct proc_output *o, int pid)
 {
 	for (int s = 0; s < OUTPUT_STREAMS; s++) {
-		int fd = p->output.read_fd[s];
+		int fd = o->read_fd[s];
 		struct output_pipe *op;
 
-		if (p->output.child_fd[s] >= 0)
-			close(p->output.child_fd[s]);
-		p->output.child_fd[s] = p->output.read_fd[s] = -1;
+		if (o->child_fd[s] >= 0)
+			close(o->child_fd[s]);
+		o->child_fd[s] = o->read_fd[s] = -1;
 		if (fd < 0)
 			continue;
 		if (pid <= 0) {
@@ -364,7 +388,7 @@ void output_after_fork(struct proc *p, int pid)
 		op = calloc(1, sizeof(*op));
 		if (!op)
 			abort();
-		op->proc = p;
+		op->out = o;
 		op->stream = s;
 		op->fd = fd;
 		op->pid = pid;
@@ -373,8 +397,8 @@ void output_after_fork(struct proc *p, int pid)
 		op->ev = event_new(vigil.base, fd, EV_READ | EV_PERSIST, output_readable, op);
 		if (!op->pending || !op->ev || event_add(op->ev, NULL) < 0)
 			abort();
-		op->next = p->output.pipes;
-		p->output.pipes = op;
+		op->next = o->pipes;
+		o->pipes = op;
 	}
 }
 
@@ -389,14 +413,13 @@ void output_reopen_files(void)
 {
 	char err[512];
 
-	for (size_t i = 0; i < vigil.nprocs; i++) {
-		struct proc *p = vigil.procs[i];
+	for (struct proc_output *o = all_outputs; o; o = o->next) {
 		for (int s = 0; s < OUTPUT_STREAMS; s++) {
-			struct output_file *f = &p->output.file[s];
+			struct output_file *f = &o->file[s];
 			if (f->fd < 0 && !f->failing)
 				continue; /* not opened yet: the next start opens it */
-			if (output_file_open(f, p->output.uid, err, sizeof(err)) < 0)
-				log_err("%s: %s", p->name, err);
+			if (output_file_open(f, o->uid, err, sizeof(err)) < 0)
+				log_err("%s: %s", o->name, err);
 		}
 	}
 	log_info("SIGUSR1: reopened log files");

@@ -22,10 +22,27 @@
 #ifndef VIGIL_OUTPUT_FILE_H
 #define VIGIL_OUTPUT_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-#include "output.h"
+/* A destination file kept open across restarts, reopened on SIGUSR1. */
+struct output_file {
+	char *path;
+	char *name;	  /* its name in dirfd (after root's symlinks) */
+	int fd;		  /* -1: closed (not opened yet, or opening failed) */
+	int dirfd;	  /* the folder holding it: rotation renames there */
+	unsigned long long size; /* bytes really in the file */
+	bool rotatable; /* a regular file: /dev/stdout or a FIFO is never rotated */
+	/* output that could not be written (disk full, refused file) */
+	bool failing;
+	unsigned long long lost_outage;	    /* since the last successful write */
+	unsigned long long lost_unreported; /* since the last warning */
+	char why[256];			    /* the reason of the last failure */
+	int64_t retry_at;		    /* closed: when to try opening again */
+	int64_t rotate_retry_at;	    /* a rename failed: not before then */
+};
 
 /* Sets f->path (taking the string) with fds closed. */
 void output_file_init(struct output_file *f, char *path);

@@ -8,8 +8,6 @@
 #include <string.h>
 
 #include "ctl_conn.h"
-#include "output.h"
-#include "program.h"
 
 #define RING_LINES 1000
 #define RING_BYTES (1024 * 1024)
@@ -137,9 +135,8 @@ static void follower_send(struct follower *f, const char *line, size_t len)
 	evbuffer_free(chunk);
 }
 
-void output_ring_add(struct proc *p, int stream, const char *line, size_t len)
+void output_ring_add(struct output_ring *ring, const char *line, size_t len)
 {
-	struct output_ring *ring = p->output.ring[stream];
 	struct ring_line *slot;
 
 	while (ring->count && (ring->count == RING_LINES || ring->bytes + len > RING_BYTES))

@@ -9,12 +9,11 @@
 struct evbuffer;
 struct evhttp_request;
 struct output_ring;
-struct proc;
 
 struct output_ring *output_ring_new(void);
 /* Ends the replies of its followers. */
 void output_ring_free(struct output_ring *ring);
-void output_ring_add(struct proc *p, int stream, const char *line, size_t len);
+void output_ring_add(struct output_ring *ring, const char *line, size_t len);
 /* The last n lines (all if fewer), each with its newline. */
 void output_ring_tail(const struct output_ring *ring, size_t n, struct evbuffer *out);
 /* Streams every new line to req as a chunk until the client leaves. */

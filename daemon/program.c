@@ -72,7 +72,7 @@ struct proc *proc_new(struct program_config *cfg, int instance)
 		abort();
 	heartbeat_init(&p->hb, p, p->name);
 	p->hb.timeout = cfg->heartbeat_timeout;
-	output_proc_init(p);
+	output_init(&p->output, p->name, p->instance, &p->cfg);
 	return p;
 }
 
@@ -83,7 +83,7 @@ void proc_free(struct proc *p)
 		return;
 	event_free(p->timer);
 	heartbeat_free(&p->hb);
-	output_proc_free(p);
+	output_free(&p->output);
 	start_limit_free(&p->start_limit);
 	free(p->argv_text);
 	free(p->spawn_error);

@@ -130,7 +130,7 @@ static int plan_spawn(struct spawn_plan *plan, struct proc *p, char *err, size_t
 	plan->envp = spawn_env_build(p, err, errlen);
 	if (!plan->envp)
 		return -1;
-	if (output_prepare(p, err, errlen) < 0)
+	if (output_prepare(&p->output, err, errlen) < 0)
 		return -1;
 	plan->out_fd[0] = p->output.child_fd[OUTPUT_STDOUT_STREAM];
 	plan->out_fd[1] = p->output.child_fd[OUTPUT_STDERR_STREAM];
@@ -321,7 +321,7 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen, int *errnum)
 		*errnum = errno; /* 0 for a bad command line or an unknown user */
 		if (!*err)
 			snprintf(err, errlen, "pipe: %s", strerror(errno));
-		output_after_fork(p, -1);
+		output_after_fork(&p->output, -1);
 		plan_free(&plan);
 		return -1;
 	}
@@ -346,7 +346,7 @@ pid_t spawn_process(struct proc *p, char *err, size_t errlen, int *errnum)
 		if (rc < 0)
 			guard_forget_group(pid);
 	}
-	output_after_fork(p, rc < 0 ? -1 : pid);
+	output_after_fork(&p->output, rc < 0 ? -1 : pid);
 	close(pipefd[0]);
 	plan_free(&plan);
 	return rc < 0 ? (pid > 0 ? SPAWN_CHILD_FAILED : -1) : pid;
