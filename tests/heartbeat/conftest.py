@@ -7,7 +7,7 @@ started for a test carries HB_TEST_TAG=<its dir> in its environment
 and SIGKILLs all of them, whatever state the test left them in.
 
 Binaries come from the environment meson sets: VIGILD, VIGILCTL,
-HB_WORKERS (the folder with notify-worker), HB_DEMO_CONF.
+VIGIL_WORKERS (the folder with notify-worker), HB_DEMO_CONF.
 Nothing sleeps to decide a result: wait_for() polls with a deadline.
 """
 
@@ -26,7 +26,7 @@ from vigiltest import (VIGILCTL, VIGILD, Timeout, clean_env, http, kill_pids,  #
                        make_tmpdir, make_wait_for, pid_alive, pytest_runtest_makereport, read_text,
                        run_ctl, sanitizer_reports, stop_gracefully, tagged_pids, wait_answers)
 
-WORKERS = os.environ.get("HB_WORKERS", "")
+WORKERS = os.environ.get("VIGIL_WORKERS", "")
 DEMO_CONF = os.environ.get("HB_DEMO_CONF", "")
 
 # Deadlines only bound how long a failure takes; they are generous because
@@ -39,7 +39,7 @@ wait_for = make_wait_for(DEADLINE, (OSError, ValueError, KeyError, TypeError))
 
 def worker_path(name="notify-worker"):
     path = os.path.join(WORKERS, name)
-    assert os.access(path, os.X_OK), f"{path} is not built (HB_WORKERS={WORKERS!r})"
+    assert os.access(path, os.X_OK), f"{path} is not built (VIGIL_WORKERS={WORKERS!r})"
     return path
 
 

@@ -21,10 +21,10 @@ from vigiltest import (VIGILCTL, VIGILD, Timeout, all_pids, clean_env, cmdline, 
                        http, kill_pids, make_tmpdir, make_wait_for, pid_alive, pid_gone, run_ctl,
                        sanitizer_reports, stop_gracefully, wait_answers)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+WORKERS = os.environ.get("VIGIL_WORKERS", "")
 PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
-WORKER = os.path.join(HERE, "worker.py")
-LAUNCH = os.path.join(HERE, "launch.py")
+WORKER = os.path.join(WORKERS, "output-worker.py")
+LAUNCH = os.path.join(WORKERS, "sd-launch.py")
 
 # Generous: the suite also runs under ASan/UBSan on a loaded small machine.
 # Deadlines only bound how long a failure takes to be reported.
@@ -37,7 +37,7 @@ wait_for = make_wait_for(TIMEOUT, (OSError, ValueError, KeyError))
 
 
 def worker(*args):
-    """A config `command` running worker.py with the given arguments."""
+    """A config `command` running output-worker.py with the given arguments."""
     return " ".join([PY, WORKER] + [str(a) for a in args])
 
 

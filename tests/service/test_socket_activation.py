@@ -13,11 +13,11 @@ from conftest import LAUNCH, PY, SANITIZER_VARS, TIMEOUT, wait_for, worker
 
 SSA = shutil.which("systemd-socket-activate")
 
-LAUNCHERS = ["launch.py"] + (["systemd-socket-activate"] if SSA else [])
+LAUNCHERS = ["sd-launch.py"] + (["systemd-socket-activate"] if SSA else [])
 
 
 def activation_prefix(kind, path):
-    if kind == "launch.py":
+    if kind == "sd-launch.py":
         return [PY, LAUNCH, "--listen", path, "--"]
     # systemd-socket-activate passes only the variables named with -E;
     # it execs the command (same pid) once the first connection arrives.
@@ -63,7 +63,7 @@ def test_activated_socket_wins_over_config_path(vigil):
     (and nothing is unlinked at exit)."""
     activated = vigil.path("a.sock")
     vigil.write_config("[program:s]\ncommand = /bin/sleep 1001\n")
-    vigil.start(prefix=activation_prefix("launch.py", activated), wait=False)
+    vigil.start(prefix=activation_prefix("sd-launch.py", activated), wait=False)
     real_sock = vigil.sock
     vigil.sock = activated  # talk to the activated one
     vigil.wait_up()

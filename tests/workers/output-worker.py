@@ -1,6 +1,6 @@
-"""A program for vigild to supervise in the service tests.
+"""A program for vigild to supervise: writes output (or its environment) as told.
 
-usage: /usr/bin/python3 worker.py MODE [ARGS...]
+usage: /usr/bin/python3 output-worker.py MODE [ARGS...]
 
   flood N          N lines "line %08d" on stdout as fast as possible, then exit 0
   lines N [ERR]    N lines "out %d" on stdout and ERR lines "err %d" on
@@ -81,7 +81,7 @@ def main(argv):
             i += 1
             time.sleep(period)
     else:
-        sys.exit(f"worker.py: unknown mode {mode}")
+        sys.exit(f"output-worker.py: unknown mode {mode}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Starts vigild the way systemd would, then becomes it (exec, same pid).
 
-usage: /usr/bin/python3 launch.py [--watchdog-self] [--listen PATH] -- VIGILD ARGS...
+usage: /usr/bin/python3 sd-launch.py [--watchdog-self] [--listen PATH] -- VIGILD ARGS...
 
 --watchdog-self  sets WATCHDOG_PID to this process's pid, which is the pid
                  vigild will have after exec (WATCHDOG_USEC comes from the
@@ -26,11 +26,11 @@ def main(argv):
             i += 1
             listen = argv[i]
         else:
-            sys.exit(f"launch.py: unknown option {argv[i]}")
+            sys.exit(f"sd-launch.py: unknown option {argv[i]}")
         i += 1
     cmd = argv[i + 1:]
     if not cmd:
-        sys.exit("launch.py: no command")
+        sys.exit("sd-launch.py: no command")
     if watchdog_self:
         os.environ["WATCHDOG_PID"] = str(os.getpid())
     if listen:
