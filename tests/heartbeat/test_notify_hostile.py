@@ -21,10 +21,11 @@ import socket
 import subprocess
 import sys
 import time
+from http.client import HTTPException
 
 import pytest
 
-from conftest import wait_for
+from vigiltest import command, wait_for
 
 # A ctl request must be answered this fast while strangers' closes hang.
 QUICK = 1.0
@@ -130,19 +131,23 @@ class Stranger:
 
 
 def timed(vigil, method, path):
-    """(status, body) of a ctl request that must be answered within QUICK."""
+    """The reply to a ctl request that must be answered within QUICK."""
     t0 = time.monotonic()
-    status, body = vigil.request(method, path, timeout=QUICK + 9)
+    try:
+        r = vigil.http(method, path, timeout=QUICK + 9)
+    except (OSError, HTTPException) as e:
+        r = e
     took = time.monotonic() - t0
-    assert status == 200, f"{method} {path}: no answer after {took:.1f}s\n{vigil.log_text()[-2000:]}"
+    assert getattr(r, "status", None) == 200, \
+        f"{method} {path}: no answer after {took:.1f}s ({r!r})\n{vigil.log()[-2000:]}"
     assert took < QUICK, f"{method} {path} took {took:.2f}s: the event loop was blocked"
-    return body
+    return r
 
 
 def metrics(vigil):
     """/metrics as {name: value} for the unlabelled series, fetched quickly."""
     out = {}
-    for line in timed(vigil, "GET", "/metrics").splitlines():
+    for line in timed(vigil, "GET", "/metrics").text.splitlines():
         if line and not line.startswith("#") and "{" not in line:
             name, value = line.split()
             out[name] = float(value)
@@ -198,12 +203,12 @@ heartbeat_timeout = 1s
 
 
 def start_with_heartbeat(vigil):
-    vigil.start(HEARTBEAT.format(worker=vigil.worker("-i", "100")))
+    vigil.start(HEARTBEAT.format(worker=command("notify-worker", "-i", "100")))
     return vigil.wait_running("hb")["pid"]
 
 
 def assert_alive(vigil, pid):
-    p = vigil.prog("hb")
+    p = vigil.program("hb")
     assert p["state"] == "RUNNING" and p["pid"] == pid and p["restarts"] == 0, p
 
 
@@ -237,7 +242,7 @@ def test_more_lingering_sockets_than_closer_threads(vigil):
             assert_alive(vigil, pid)
             timed(vigil, "GET", "/v1/programs")
             time.sleep(0.1)
-        assert "closer threads are stuck" in vigil.log_text()
+        assert "closer threads are stuck" in vigil.log()
     quickly_until(vigil, lambda m: m["vigil_notify_passed_fds_pending"] == 0, "the lingering closes to end")
     assert_alive(vigil, pid)
 
@@ -265,9 +270,9 @@ def test_vigild_exits_promptly_while_closes_hang(vigil):
         vigil.proc.send_signal(signal.SIGTERM)
         rc = vigil.proc.wait(LINGER / 2)
         took = time.monotonic() - t0
-        assert rc == 0, vigil.log_text()[-3000:]
+        assert rc == 0, vigil.log()[-3000:]
         assert took < 5, f"vigild took {took:.1f}s to exit"
-        assert "passed descriptors still not closed at exit" in vigil.log_text(), vigil.log_text()[-2000:]
+        assert "passed descriptors still not closed at exit" in vigil.log(), vigil.log()[-2000:]
 
 
 def kernel_can_refuse_fds():
@@ -290,7 +295,7 @@ def test_past_the_bound_the_kernel_refuses_passed_fds(vigil):
         # beyond the bound (never closed on the loop, never lost)
         assert s.sent == count and s.refused == 0, (s.sent, s.refused)
         quickly_until(vigil, lambda m: m["vigil_notify_passed_fds_pending"] == count, f"{count} fds pending")
-        assert "refusing more" in vigil.log_text()
+        assert "refusing more" in vigil.log()
         # from now on a sender of fds is refused at once instead of hanging
         r = pass_pipe(vigil.notify_sock)
         if not isinstance(r, OSError):
@@ -299,7 +304,7 @@ def test_past_the_bound_the_kernel_refuses_passed_fds(vigil):
         assert_alive(vigil, pid)
     quickly_until(vigil, lambda m: m["vigil_notify_passed_fds_pending"] == 0, "the lingering closes to end")
     # accepted again once they are closed (checked every second)
-    wait_for(lambda: "accepting them again" in vigil.log_text(), what="fds accepted again")
+    wait_for(lambda: "accepting them again" in vigil.log(), what="fds accepted again")
     assert barrier_seconds(vigil.notify_sock) < QUICK
     assert_alive(vigil, pid)
 
@@ -352,7 +357,7 @@ notify_access = {access}
     for mode in ("main", "member"):
         pids[mode] = wait_for(lambda: dict(kv.split("=") for kv in open(vigil.path(mode + ".pids")).read().split()),
                               what=f"{mode}.pids")
-        wait_for(lambda: vigil.prog(mode)["pid"] == int(pids[mode]["main"]), what=f"{mode}: MAINPID= applied")
+        wait_for(lambda: vigil.program(mode)["pid"] == int(pids[mode]["main"]), what=f"{mode}: MAINPID= applied")
     before = metrics(vigil)
     # the test process is in no program's group: every datagram is dropped
     n = 3000
@@ -369,6 +374,6 @@ notify_access = {access}
     end = time.monotonic() + 2.5
     while time.monotonic() < end:
         for mode in ("main", "member"):
-            p = vigil.prog(mode)
+            p = vigil.program(mode)
             assert p["state"] == "RUNNING" and p["restarts"] == 0 and p["pid"] == int(pids[mode]["main"]), p
         time.sleep(0.1)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import VIGILD, W, wait_for
+from vigiltest import VIGILD, W
 
 
 def check(vigil, text, name="vigil.conf"):

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import VIGILD, W, wait_for
+from vigiltest import VIGILD, W, wait_for
 
 NOBODY = 65534
 INSECURE_HINT = "or run vigild with --insecure-config"
@@ -85,8 +85,7 @@ def test_vigild_refuses_to_start_on_an_insecure_config(vigil):
     assert "nothing started" in log
     assert not os.path.exists(vigil.sock)
     # the same config with --insecure-config runs
-    vigil.proc = vigil.spawn(["--insecure-config"])
-    vigil.wait_ready()
+    vigil.start(args=["--insecure-config"])
     vigil.wait_running("a")
 
 
@@ -102,12 +101,12 @@ def test_reload_refuses_a_newly_insecure_include(vigil):
     assert r.status == 400, r
     assert f"{inc}: writable by group/other (mode 0646)" in r.json()["error"], r.json()
     programs = vigil.programs()
-    assert [p["name"] for p in programs] == ["a"], programs
-    assert programs[0]["pid"] == pid and programs[0]["state"] == "RUNNING", programs
+    assert list(programs) == ["a"], programs
+    assert programs["a"]["pid"] == pid and programs["a"]["state"] == "RUNNING", programs
     # SIGHUP is refused the same way
     os.kill(vigil.pid, signal.SIGHUP)
     wait_for(lambda: vigil.log().count("reload: configuration has errors") >= 2, what="the SIGHUP reload refused")
-    assert [p["name"] for p in vigil.programs()] == ["a"]
+    assert list(vigil.programs()) == ["a"]
     os.chmod(inc, 0o644)
     r = vigil.post("/v1/reload")
     assert r.status == 200, r

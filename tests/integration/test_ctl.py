@@ -6,9 +6,7 @@ import re
 import signal
 import subprocess
 
-import pytest
-
-from conftest import STATES, W, http, pid_gone, raw_http, read_lines, wait_for
+from vigiltest import STATES, W, http, pid_gone, raw_http, read_lines, wait_for
 
 P_KEYS = {"name", "program", "instance", "state", "pid", "uptime_s", "restarts", "last_exit",
           "heartbeat", "status", "daemon", "bind_to", "output_lost_bytes"}
@@ -108,7 +106,7 @@ def test_programs_json_shape_core_keys(vigil):
     # Same as above without the "no extra keys" rule, so a failure of the
     # exact-keys check does not hide the rest.
     start_shape(vigil)
-    for p in vigil.programs():
+    for p in vigil.programs().values():
         assert P_KEYS <= set(p), f"missing keys: {P_KEYS - set(p)}"
 
 
@@ -135,7 +133,7 @@ def test_unknown_name_is_404(vigil):
 
 def test_start_stop_restart_by_program_instance_and_all(vigil):
     start_shape(vigil)
-    old = {p["name"]: p["pid"] for p in vigil.programs()}
+    old = {name: p["pid"] for name, p in vigil.programs().items()}
 
     r = vigil.post("/v1/programs/mid/stop")
     assert r.status == 200, r
@@ -158,8 +156,8 @@ def test_start_stop_restart_by_program_instance_and_all(vigil):
 
     r = vigil.post("/v1/programs/all/stop")
     assert r.status == 200, r
-    for p in vigil.programs():
-        vigil.wait_state(p["name"], ("STOPPED", "EXITED"))
+    for name in vigil.programs():
+        vigil.wait_state(name, ("STOPPED", "EXITED"))
     r = vigil.post("/v1/programs/all/start")
     assert r.status == 200, r
     for n in ("idle", "mid:0", "mid:1", "alpha", "zeta"):
@@ -238,7 +236,7 @@ restart = never
 
 def test_shutdown_endpoint(vigil):
     start_shape(vigil)
-    pids = [p["pid"] for p in vigil.programs() if p["pid"]]
+    pids = [p["pid"] for p in vigil.programs().values() if p["pid"]]
     r = vigil.post("/v1/shutdown")
     assert r.status == 200
     assert vigil.wait_exit() == 0
@@ -364,7 +362,7 @@ start_secs = 0
         "added": ["new"], "removed": ["drop"], "changed": ["change"], "unchanged": ["keep"]}, doc
     vigil.wait_running("new")
     wait_for(lambda: pid_gone(drop), what="removed program to be stopped")
-    assert "drop" not in [p["name"] for p in vigil.programs()]
+    assert "drop" not in vigil.programs()
     p = wait_for(lambda: (q := vigil.program("change"))["state"] == "RUNNING" and q["pid"] != change and q,
                  what="changed program to be restarted")
     assert p["pid"] != change
@@ -421,7 +419,7 @@ start_secs = 0
     with open(vigil.conf, "a") as f:
         f.write(f"\n[program:added]\ncommand = {run}\nstart_secs = 0\n")
     vigil.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: any(p["name"] == "added" for p in vigil.programs()), what="SIGHUP to load the new program")
+    wait_for(lambda: "added" in vigil.programs(), what="SIGHUP to load the new program")
     vigil.wait_running("added")
     assert vigil.program("keep")["pid"] == keep
 

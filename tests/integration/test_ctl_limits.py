@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from conftest import W, http, wait_for
+from vigiltest import W, http, wait_for
 
 NOBODY = 65534
 HEADER_DEADLINE_S = 5
@@ -198,12 +198,7 @@ restart_delay = 50ms
 restart_delay_max = 50ms
 start_limit_burst = 100000
 """)
-    log = open(vigil.logfile, "ab")
-    vigil.proc = subprocess.Popen(["prlimit", "--nofile=40:40", os.environ["VIGILD"], "-c", vigil.conf],
-                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=vigil.env())
-    log.close()
-    vigil.popens.append(vigil.proc)
-    vigil.wait_ready()
+    vigil.start(prefix=["prlimit", "--nofile=40:40"])
 
     def starts():
         try:

@@ -2,7 +2,7 @@
 
 import signal
 
-from conftest import W, pid_gone, read_lines, wait_for
+from vigiltest import W, pid_gone, read_lines, wait_for
 
 PID_MAX = int(open("/proc/sys/kernel/pid_max").read())
 
@@ -22,7 +22,7 @@ start_secs = 0
 command = {W('run-forever')}
 start_secs = 0
 """)
-    names = [p["name"] for p in vigil.programs()]
+    names = list(vigil.programs())
     assert names == ["pool:0", "pool:1", "pool:2", "solo"]
     for i in range(3):
         p = vigil.wait_running(f"pool:{i}")
@@ -66,7 +66,7 @@ def test_priority_start_ascending_and_stop_descending(vigil):
     log, conf = order_config(vigil)
     vigil.start(conf)
     order = ["a_early", "b_amid", "b_mid:0", "b_mid:1", "c_late"]
-    assert [p["name"] for p in vigil.programs()] == order
+    assert list(vigil.programs()) == order
     pids = [vigil.wait_running(n)["pid"] for n in order]
     # spawned in this order: each pid was forked before the next
     for a, b in zip(pids, pids[1:]):

@@ -3,7 +3,7 @@
 import os
 import signal
 
-from conftest import (W, children_of, open_fds, pid_alive, pid_gone, proc_stat, read_file,
+from vigiltest import (W, children_of, open_fds, pid_alive, pid_gone, proc_stat, read_file,
                       wait_for, zombie_children)
 
 

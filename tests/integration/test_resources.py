@@ -4,7 +4,7 @@ never counts towards FATAL; the program comes back once the resource does."""
 
 import resource
 
-from conftest import W, open_fds, wait_for
+from vigiltest import W, open_fds, wait_for
 
 
 def set_soft_limit(pid, which, soft):
@@ -17,7 +17,7 @@ def set_soft_limit(pid, which, soft):
 
 def test_spawn_without_descriptors_retries_until_they_return(vigil):
     # It dies after 0.2 s, past start_secs: each restart is a new spawn.
-    vigil.start(f"""
+    vigil.start("""
 [program:crashy]
 command = sh -c 'sleep 0.2; exit 1'
 start_secs = 100ms

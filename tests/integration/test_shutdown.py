@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import W, pid_gone, read_lines, read_pid, wait_for
+from vigiltest import W, pid_gone, read_lines, read_pid, wait_for
 
 
 def config(vigil):

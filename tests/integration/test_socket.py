@@ -4,7 +4,7 @@ import os
 import socket
 import stat
 
-from conftest import W, pid_gone, wait_for
+from vigiltest import W
 
 
 def config(vigil, marker):
@@ -19,7 +19,7 @@ def test_live_socket_makes_second_vigild_refuse(vigil):
     vigil.start(config(vigil, vigil.path("first")))
     first = vigil.wait_running("svc")["pid"]
     second_conf = vigil.write_config(config(vigil, vigil.path("second")), path=vigil.path("second.conf"))
-    p = vigil.spawn(conf=second_conf, logfile=vigil.path("second.log"))
+    p = vigil.spawn(conf=second_conf, log=vigil.path("second.log"))
     rc = vigil.wait_exit(p)
     assert rc != 0, "second vigild started on a live socket"
     log = open(vigil.path("second.log")).read()

@@ -4,7 +4,7 @@ mask, file descriptors; and what happens when it cannot start."""
 import os
 import signal
 
-from conftest import W, pid_alive, read_file, wait_for
+from vigiltest import W, pid_alive, read_file, wait_for
 
 
 def parse_report(text):
@@ -88,7 +88,7 @@ start_secs = 0
 stdout = file:{vigil.path('clean.out')}
 stderr = stdout
 """, preexec_fn=dirty_parent, pass_fds=(leak_r, leak_w),
-                    extra_env={"LISTEN_FDNAMES": "outer", "WATCHDOG_USEC": "1", "KEEP_ME": "yes"})
+                    env={"LISTEN_FDNAMES": "outer", "WATCHDOG_USEC": "1", "KEEP_ME": "yes"})
     finally:
         os.close(leak_r)
         os.close(leak_w)

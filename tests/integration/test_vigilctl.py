@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 
-from conftest import VIGILCTL, W, pid_gone, read_lines, wait_for
+from vigiltest import VIGILCTL, W, pid_gone, read_lines, wait_for
 
 CONFIG = """
 [program:web]
@@ -46,8 +46,8 @@ def test_status_json_equals_api(vigil):
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     api = vigil.programs()
-    assert [p["name"] for p in doc["programs"]] == [p["name"] for p in api]
-    assert [p["pid"] for p in doc["programs"]] == [p["pid"] for p in api]
+    assert [p["name"] for p in doc["programs"]] == list(api)
+    assert [p["pid"] for p in doc["programs"]] == [p["pid"] for p in api.values()]
 
 
 def test_status_table(vigil):
@@ -109,7 +109,7 @@ def test_start_stop_restart(vigil):
 
     r = vigil.ctl("stop", "all")
     assert r.returncode == 0, r.stderr
-    for p in vigil.programs():
+    for p in vigil.programs().values():
         assert p["state"] in ("STOPPED", "EXITED", "FATAL"), p
         assert p["pid"] is None
 
@@ -175,14 +175,14 @@ def test_unreachable_exit_4(vigil):
     nothing = vigil.path("none.sock")
     for args in (["status"], ["status", "web"], ["start", "web"], ["stop", "web"], ["restart", "web"],
                  ["signal", "HUP", "web"], ["shutdown"], ["reload"], ["log", "web"]):
-        r = vigil.ctl(*args, socket_path=nothing)
+        r = vigil.ctl(*args, sock=nothing)
         assert r.returncode == 4, (args, r.returncode, r.stderr)
         assert nothing in r.stderr
     # a socket file nobody listens on
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(vigil.path("dead.sock"))
     s.close()
-    r = vigil.ctl("status", socket_path=vigil.path("dead.sock"))
+    r = vigil.ctl("status", sock=vigil.path("dead.sock"))
     assert r.returncode == 4, (r.returncode, r.stderr)
 
 
@@ -202,7 +202,7 @@ def test_vigil_socket_environment(vigil):
 
 def test_shutdown(vigil):
     start(vigil)
-    pids = [p["pid"] for p in vigil.programs() if p["pid"]]
+    pids = [p["pid"] for p in vigil.programs().values() if p["pid"]]
     r = vigil.ctl("shutdown")
     assert r.returncode == 0, r.stderr
     assert vigil.wait_exit() == 0

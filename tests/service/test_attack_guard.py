@@ -15,8 +15,7 @@ import random
 import signal
 import subprocess
 
-from conftest import TIMEOUT, cmdline, guard_of, kill_pids, pid_alive, wait_for
-from vigiltest import all_pids
+from vigiltest import TIMEOUT, all_pids, cmdline, kill_pids, pid_alive, wait_for
 
 N = 400  # more "-" records than the guard's queue holds (~280 here)
 
@@ -53,13 +52,13 @@ def test_lost_records_never_make_the_guard_kill_a_strangers_group(vigil):
         start_sleeps(vigil, m)
         old = wait_for(lambda: (lambda s: s if len(s) == N else None)(marked(m)),
                        what=f"{N} sleeps", timeout=3 * TIMEOUT)
-        guard = wait_for(lambda: guard_of(vigil), what="the guard")
+        guard = wait_for(lambda: vigil.guard_pid(), what="the guard")
         os.kill(guard, signal.SIGSTOP)
         try:
             r = vigil.ctl("stop", "all")
             assert r.returncode == 0, r.stderr
             wait_for(lambda: not any(pid_alive(p) for p in old), what="the programs to end")
-            assert "process-group records lost" in vigil.stderr_text(), "the guard's queue never filled"
+            assert "process-group records lost" in vigil.log(), "the guard's queue never filled"
         finally:
             os.kill(guard, signal.SIGCONT)
         # Strangers' groups with the numbers of the ended ones.
@@ -67,15 +66,15 @@ def test_lost_records_never_make_the_guard_kill_a_strangers_group(vigil):
             strangers.append(spawn_at(pid, ["/bin/sleep", f"{m}.9"]))
         hits = [s for s in strangers if s.pid in old]
         assert len(hits) >= N // 2, f"only {len(hits)} of {N} strangers got an old number"
-        wait_for(lambda: "the guard reads again" in vigil.stderr_text(),
+        wait_for(lambda: "the guard reads again" in vigil.log(),
                  what="vigild to tell the guard every group anew")
         vigil.signal(signal.SIGKILL)
         vigil.proc.wait(timeout=TIMEOUT)
-        wait_for(lambda: "vigild-guard: vigild (pid" in vigil.stderr_text(), what="the guard's line")
+        wait_for(lambda: "vigild-guard: vigild (pid" in vigil.log(), what="the guard's line")
         wait_for(lambda: not pid_alive(guard), what="the guard to finish")
         killed = [s.pid for s in hits if s.poll() is not None]
         assert not killed, f"the guard killed {len(killed)} strangers' process groups: {killed[:10]}"
-        assert "and 0 process groups" in vigil.stderr_text(), vigil.stderr_text()[-500:]
+        assert "and 0 process groups" in vigil.log(), vigil.log()[-500:]
     finally:
         for s in strangers:
             if s.poll() is None:
@@ -93,15 +92,15 @@ def test_a_normal_exit_reaches_a_guard_that_stopped_reading(vigil):
     try:
         start_sleeps(vigil, m)
         wait_for(lambda: len(marked(m)) == N, what=f"{N} sleeps", timeout=3 * TIMEOUT)
-        guard = wait_for(lambda: guard_of(vigil), what="the guard")
+        guard = wait_for(lambda: vigil.guard_pid(), what="the guard")
         os.kill(guard, signal.SIGSTOP)
         vigil.signal(signal.SIGTERM)
         assert vigil.proc.wait(timeout=3 * TIMEOUT) == 0
-        assert "process-group records lost" in vigil.stderr_text(), "the guard's queue never filled"
+        assert "process-group records lost" in vigil.log(), "the guard's queue never filled"
         os.kill(guard, signal.SIGCONT)  # no-op if it is gone
         wait_for(lambda: not pid_alive(guard), what="the guard to end")
-        assert "vigild-guard: vigild (pid" not in vigil.stderr_text(), \
-            "the guard took a normal exit for vigild's death:\n" + vigil.stderr_text()[-400:]
+        assert "vigild-guard: vigild (pid" not in vigil.log(), \
+            "the guard took a normal exit for vigild's death:\n" + vigil.log()[-400:]
     finally:
         if guard and pid_alive(guard):
             os.kill(guard, signal.SIGCONT)

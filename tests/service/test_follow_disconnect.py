@@ -7,15 +7,15 @@ it when vigild exits."""
 import signal
 import subprocess
 
-from conftest import TIMEOUT, VIGILCTL, LineReader, file_ends_with_bytes, wait_for, worker
+from vigiltest import TIMEOUT, VIGILCTL, LineReader, command, file_ends_with_bytes, wait_for
 
 
 def test_follower_going_away_leaks_nothing(vigil):
     vigil.start(f"""
 [program:w]
-command = {worker('lines', 3, 0)}
+command = {command('output-worker.py', 'lines', 3, 0)}
 start_secs = 0
-stdout = file:{{d}}/w.out
+stdout = file:{vigil.dir}/w.out
 """)
     wait_for(lambda: file_ends_with_bytes(vigil.path("w.out"), b"out 2\n"), what="lines in the file")
     for i in range(3):

@@ -3,7 +3,7 @@ GET /metrics (Prometheus text with vigil_process_state per process)."""
 
 import re
 
-from conftest import wait_for
+from vigiltest import wait_for
 
 CONFIG = """
 [program:ok]
@@ -26,7 +26,7 @@ STATES = ("STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FA
 
 def test_healthz_counts_and_degrades_on_fatal(vigil):
     vigil.start(CONFIG.replace("/bin/false", "/bin/sleep 1003").replace("start_secs = 1s", "start_secs = 0"))
-    vigil.wait_running("ok:0", "ok:1", "bad")
+    vigil.wait_all_running("ok:0", "ok:1", "bad")
     r = vigil.http("GET", "/healthz")
     assert r.status == 200, r
     body = r.json()
@@ -70,7 +70,7 @@ def parse_metrics(text):
 
 def test_metrics(vigil):
     vigil.start(CONFIG)
-    vigil.wait_running("ok:0", "ok:1")
+    vigil.wait_all_running("ok:0", "ok:1")
     vigil.wait_state("bad", "FATAL")
     r = vigil.http("GET", "/metrics")
     assert r.status == 200, r

@@ -6,8 +6,7 @@ them, the stop of its program already kills it."""
 import os
 import signal
 
-from conftest import TIMEOUT, cmdline, pid_gone, wait_for
-from vigiltest import all_pids
+from vigiltest import TIMEOUT, all_pids, cmdline, pid_gone, wait_for
 
 
 def test_escaped_orphan_is_killed_at_exit(vigil):
@@ -28,4 +27,4 @@ start_secs = 0
     vigil.signal(signal.SIGTERM)
     assert vigil.proc.wait(timeout=TIMEOUT) == 0
     wait_for(lambda: pid_gone(pid), what="the escaped process to be gone")
-    assert "killed 1 leftover" in vigil.stderr_text()
+    assert "killed 1 leftover" in vigil.log()

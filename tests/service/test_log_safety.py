@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import read_bytes, wait_for, worker
+from vigiltest import command, read_bytes, wait_for
 
 NOBODY = 65534
 SECRET = b"root's secret, mode 0600\n"
@@ -69,12 +69,12 @@ def victim_written_or_output_lost(victim, vigil, name):
 
 
 
-def start_w(vigil, log, command=None, user="nobody", extra=""):
+def start_w(vigil, log, cmd=None, user="nobody", extra=""):
     """vigild with one program, w, writing its stdout to file:LOG (as
     user, None for root; `extra` adds option lines)."""
     vigil.start(f"""
 [program:w]
-command = {command or worker('lines', 3)}
+command = {cmd or command('output-worker.py', 'lines', 3)}
 {f"user = {user}" if user else ""}
 start_secs = 0
 stdout = file:{log}
@@ -86,7 +86,7 @@ def assert_refused_at_start(vigil, pattern):
     """w never started: FATAL, with vigild saying why (a regex)."""
     p = vigil.wait_state("w", ("RUNNING", "FATAL", "EXITED"))
     assert p["state"] == "FATAL", p
-    assert re.search(pattern, vigil.stderr_text()), vigil.stderr_text()
+    assert re.search(pattern, vigil.log()), vigil.log()
 
 def test_symlink_swapped_in_before_sigusr1_is_not_followed(vigil):
     logs = users_log_dir(vigil)
@@ -96,18 +96,18 @@ def test_symlink_swapped_in_before_sigusr1_is_not_followed(vigil):
     wait_for(lambda: read_bytes(log) == b"out 0\nout 1\nout 2\n", what="the first lines in a.log")
     as_nobody(f"rm {log}; ln -s {victim} {log}")
     vigil.signal(signal.SIGUSR1)
-    wait_for(lambda: "reopened log files" in vigil.stderr_text(), what="the SIGUSR1 reopen")
+    wait_for(lambda: "reopened log files" in vigil.log(), what="the SIGUSR1 reopen")
     vigil.ctl("signal", "USR2", "w")  # one more line: "tick 1"
     wait_for(lambda: victim_written_or_output_lost(victim, vigil, "w"), what="the tick to go somewhere")
     assert read_bytes(victim) == SECRET, "vigild wrote the program's output through the symlink"
-    log_text = vigil.stderr_text()
+    log_text = vigil.log()
     assert re.search(r"refusing .*a\.log.*symlink", log_text), log_text[-2000:]
     assert os.path.islink(log) and os.readlink(log) == victim
     assert vigil.state("w") == "RUNNING"
     # the line that had nowhere to go is counted, and said
     assert lost_bytes(vigil, "w") == len(b"tick 1\n")
     assert metric_lost_bytes(vigil, "w") == len(b"tick 1\n")
-    assert re.search(r"w: cannot write output to .*a\.log: refusing", vigil.stderr_text()), vigil.stderr_text()
+    assert re.search(r"w: cannot write output to .*a\.log: refusing", vigil.log()), vigil.log()
 
 
 def test_symlink_swapped_in_before_a_rotation_is_not_followed(vigil):
@@ -116,13 +116,13 @@ def test_symlink_swapped_in_before_a_rotation_is_not_followed(vigil):
     logs = users_log_dir(vigil)
     victim = make_victim(vigil)
     log = os.path.join(logs, "a.log")
-    start_w(vigil, log, command=worker('chatter', 0.005), extra="log_max_size = 2K\nlog_backups = 1")
+    start_w(vigil, log, cmd=command('output-worker.py', 'chatter', 0.005), extra="log_max_size = 2K\nlog_backups = 1")
     wait_for(lambda: read_bytes(log).startswith(b"chat 0\n"), what="the first line in a.log")
     as_nobody(f"rm {log}; ln -s {victim} {log}; mkdir {log}.1")
     # vigild writes on to the unlinked file; at 2K it rotates
     wait_for(lambda: victim_written_or_output_lost(victim, vigil, "w"), what="a rotation")
     assert read_bytes(victim) == SECRET, "vigild wrote the program's output through the symlink"
-    assert re.search(r"refusing .*a\.log.*symlink", vigil.stderr_text()), vigil.stderr_text()[-2000:]
+    assert re.search(r"refusing .*a\.log.*symlink", vigil.log()), vigil.log()[-2000:]
     assert os.path.islink(log) and os.path.isdir(log + ".1")
     assert vigil.state("w") == "RUNNING"
 
@@ -133,7 +133,7 @@ def test_symlink_raced_in_at_every_rotation_is_not_followed(vigil):
     logs = users_log_dir(vigil)
     victim = make_victim(vigil)
     log = os.path.join(logs, "a.log")
-    start_w(vigil, log, command=worker('chatter', 0.0005), extra="log_max_size = 2K\nlog_backups = 2")
+    start_w(vigil, log, cmd=command('output-worker.py', 'chatter', 0.0005), extra="log_max_size = 2K\nlog_backups = 2")
     wait_for(lambda: os.path.exists(log + ".1"), what="a first rotation")
     swap = ("import os\n"
             "while True:\n"
@@ -143,7 +143,7 @@ def test_symlink_raced_in_at_every_rotation_is_not_followed(vigil):
             "    except OSError: pass\n") % (log, victim, log)
     attacker = subprocess.Popen([sys.executable, "-c", swap], user=NOBODY, group=NOBODY, extra_groups=[])
     try:
-        wait_for(lambda: read_bytes(victim) != SECRET or vigil.stderr_text().count("refusing") >= 2,
+        wait_for(lambda: read_bytes(victim) != SECRET or vigil.log().count("refusing") >= 2,
                  what="vigild to meet the symlink twice")
     finally:
         attacker.kill()
@@ -201,7 +201,7 @@ def test_roots_symlink_into_a_users_folder_is_walked_by_the_same_rules(vigil):
     start_w(vigil, link, extra="restart = never")
     wait_for(lambda: read_bytes(victim) != SECRET or vigil.state("w") == "FATAL", what="the output to go somewhere")
     assert read_bytes(victim) == SECRET, "vigild followed the user's symlink"
-    assert re.search(r"refusing .*w\.log: sub is a symlink", vigil.stderr_text()), vigil.stderr_text()
+    assert re.search(r"refusing .*w\.log: sub is a symlink", vigil.log()), vigil.log()
 
 
 def test_roots_symlink_is_followed_and_its_target_rotated(vigil):
@@ -209,7 +209,8 @@ def test_roots_symlink_is_followed_and_its_target_rotated(vigil):
     os.mkdir(real_dir, 0o755)
     link = vigil.path("w.log")
     os.symlink("real/w.log", link)  # relative, made by root
-    start_w(vigil, link, command=worker('chatter', 0.002), user=None, extra="log_max_size = 1K\nlog_backups = 1")
+    start_w(vigil, link, cmd=command('output-worker.py', 'chatter', 0.002), user=None,
+            extra="log_max_size = 1K\nlog_backups = 1")
     real = os.path.join(real_dir, "w.log")
     wait_for(lambda: os.path.getsize(real + ".1") > 0, what="a rotation of real/w.log")
     assert os.path.islink(link) and os.readlink(link) == "real/w.log"
@@ -235,11 +236,11 @@ def test_sticky_folder_and_the_programs_own_folder_are_fine(vigil):
     own = users_log_dir(vigil, name="own")
     vigil.start(f"""
 [program:t]
-command = {worker('lines', 2)}
+command = {command('output-worker.py', 'lines', 2)}
 start_secs = 0
 stdout = file:{tmp_like}/t.log
 [program:o]
-command = {worker('lines', 2)}
+command = {command('output-worker.py', 'lines', 2)}
 user = nobody
 start_secs = 0
 stdout = file:{own}/o.log
@@ -251,7 +252,7 @@ stdout = file:{own}/o.log
 def test_dev_stdout_and_dev_null_still_work(vigil):
     vigil.start(f"""
 [program:o]
-command = {worker('lines', 2, 1)}
+command = {command('output-worker.py', 'lines', 2, 1)}
 user = nobody
 start_secs = 0
 stdout = file:/dev/stdout
@@ -259,10 +260,10 @@ stderr = file:/dev/null
 """)
     wait_for(lambda: "out 0\nout 1\n" in vigil.stdout_text(), what="the lines on vigild's stdout")
     vigil.signal(signal.SIGUSR1)
-    wait_for(lambda: "reopened log files" in vigil.stderr_text(), what="the SIGUSR1 reopen")
+    wait_for(lambda: "reopened log files" in vigil.log(), what="the SIGUSR1 reopen")
     vigil.ctl("signal", "USR2", "o")
     wait_for(lambda: "tick 1\n" in vigil.stdout_text(), what="a line after the reopen")
-    assert "refusing" not in vigil.stderr_text()
+    assert "refusing" not in vigil.log()
     assert lost_bytes(vigil, "o") == 0
 
 
@@ -278,7 +279,7 @@ def small_disk(vigil):
     try:
         yield d
     finally:
-        vigil.kill_all()
+        vigil.terminate()  # nothing may hold a file on it
         if subprocess.run(["umount", d]).returncode != 0:
             subprocess.run(["umount", "-l", d])
 
@@ -305,7 +306,7 @@ def test_full_disk_counts_lost_output_keeps_backups_and_resumes(vigil, small_dis
     started = time.monotonic()
     vigil.start(f"""
 [program:c]
-command = {worker('chatter', 0.0005)}
+command = {command('output-worker.py', 'chatter', 0.0005)}
 start_secs = 0
 stdout = file:{log}
 log_max_size = 16K
@@ -317,15 +318,15 @@ log_backups = 2
                      what="40000 bytes counted as lost in the status")
     wait_for(lambda: (metric_lost_bytes(vigil, "c") or 0) > first, what="lost bytes growing in /metrics")
     assert re.search(r"c: cannot write output to .*c\.log: No space left on device; \d+ bytes lost",
-                     vigil.stderr_text()), vigil.stderr_text()[-2000:]
+                     vigil.log()), vigil.log()[-2000:]
     # rate-limited: one warning per 10 s, not one per lost write
-    warnings = vigil.stderr_text().count("cannot write output to")
-    assert 1 <= warnings <= 1 + (time.monotonic() - started) / 10, vigil.stderr_text()[-2000:]
+    warnings = vigil.log().count("cannot write output to")
+    assert 1 <= warnings <= 1 + (time.monotonic() - started) / 10, vigil.log()[-2000:]
     for i in (1, 2):
         assert read_bytes(f"{log}.{i}") == backups[i], f"c.log.{i} was rotated away"
     assert not os.path.exists(f"{log}.3")
     os.unlink(filler)
-    wait_for(lambda: re.search(r"c: output to .*c\.log resumed; \d+ bytes were lost", vigil.stderr_text()),
+    wait_for(lambda: re.search(r"c: output to .*c\.log resumed; \d+ bytes were lost", vigil.log()),
              what="the 'resumed' line in vigild's log")
     data = wait_for(lambda: (lambda d: d if b"chat " in d else None)(read_bytes(log)), what="new lines in c.log")
     assert data.startswith(b"chat "), data[:100]  # whole lines: no piece of one cut at the full disk

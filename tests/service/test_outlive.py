@@ -17,8 +17,7 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, cmdline, guard_of, kill_pids, pid_alive, wait_for
-from vigiltest import all_pids
+from vigiltest import TIMEOUT, all_pids, cmdline, kill_pids, pid_alive, wait_for
 
 DEADLINE = 2.0  # the design's target is 100 ms; the measured time is printed
 
@@ -82,7 +81,7 @@ ALL = GROUP_ONLY | {"7", "8", "9"}
 def start(vigil, config, mode):
     env = {"VIGIL_CGROUP": "off"} if mode == "pgroup" else {}
     vigil.start(config, env=env)
-    log = vigil.stderr_text()
+    log = vigil.log()
     if mode == "cgroup" and "no cgroups (" in log:
         reason = log[log.index("no cgroups ("):].split("\n")[0]
         pytest.skip(f"vigild found no usable cgroup v2 here: {reason}")
@@ -96,7 +95,7 @@ def check_mode(vigil, mode, pids):
         for pid, cg in pids.items():
             assert cg and "/vigil-" in cg, (pid, cg)
     else:
-        assert "no cgroups (VIGIL_CGROUP=off)" in vigil.stderr_text(), vigil.stderr_text()
+        assert "no cgroups (VIGIL_CGROUP=off)" in vigil.log(), vigil.log()
 
 
 def wait_all(m, suffixes):
@@ -146,7 +145,7 @@ def test_sigkilled_vigild_leaves_nothing(vigil, marker, mode):
     print(f"\n{mode}: {len(pids)} processes gone {took * 1000:.1f} ms after kill -9 vigild")
     check_mode(vigil, mode, cgroups)
     vigil.proc.wait(timeout=TIMEOUT)
-    wait_for(lambda: "vigild-guard: vigild (pid" in vigil.stderr_text(), what="the guard's line")
+    wait_for(lambda: "vigild-guard: vigild (pid" in vigil.log(), what="the guard's line")
 
 
 @pytest.mark.parametrize("mode", ["cgroup", "pgroup"])
@@ -172,7 +171,7 @@ def test_started_again_nothing_doubled(vigil, marker, mode):
 def test_leftovers_of_a_dead_vigild_and_guard_are_killed_at_start(vigil, marker):
     start(vigil, (ESCAPERS + SETSID).format(m=marker), "cgroup")
     first = wait_all(marker, ALL)
-    guard = wait_for(lambda: guard_of(vigil), what="the guard")
+    guard = wait_for(lambda: vigil.guard_pid(), what="the guard")
     os.kill(guard, signal.SIGKILL)
     vigil.signal(signal.SIGKILL)
     vigil.proc.wait(timeout=TIMEOUT)
@@ -182,12 +181,12 @@ def test_leftovers_of_a_dead_vigild_and_guard_are_killed_at_start(vigil, marker)
     assert left, "nothing left to clean up: the test proves nothing"
     start(vigil, None, "cgroup")
     wait_for(lambda: not any(pid_alive(p) for p in left), what="the leftovers to be killed")
-    assert "processes a previous vigild left in" in vigil.stderr_text(), vigil.stderr_text()
+    assert "processes a previous vigild left in" in vigil.log(), vigil.log()
 
 
 def test_guard_is_lean_and_leaves_with_vigild(vigil, marker):
     start(vigil, ESCAPERS.format(m=marker), "pgroup")
-    guard = wait_for(lambda: guard_of(vigil), what="the guard")
+    guard = wait_for(lambda: vigil.guard_pid(), what="the guard")
     with open(f"/proc/{guard}/stat") as f:
         ppid = int(f.read().rsplit(")", 1)[1].split()[1])
     assert ppid != vigil.pid, "the guard must not be vigild's child (vigild reaps and kills its children)"
@@ -197,17 +196,17 @@ def test_guard_is_lean_and_leaves_with_vigild(vigil, marker):
     vigil.signal(signal.SIGTERM)
     assert vigil.proc.wait(timeout=TIMEOUT) == 0
     wait_for(lambda: not pid_alive(guard), what="the guard to exit with vigild")
-    assert "vigild-guard: vigild" not in vigil.stderr_text(), "a normal exit must not trigger the guard"
+    assert "vigild-guard: vigild" not in vigil.log(), "a normal exit must not trigger the guard"
 
 
 @pytest.mark.parametrize("mode", ["cgroup", "pgroup"])
 def test_a_killed_guard_is_replaced(vigil, marker, mode):
     start(vigil, (ESCAPERS + (SETSID if mode == "cgroup" else "")).format(m=marker), mode)
     wait_all(marker, ALL if mode == "cgroup" else GROUP_ONLY)
-    guard = wait_for(lambda: guard_of(vigil), what="the guard")
+    guard = wait_for(lambda: vigil.guard_pid(), what="the guard")
     os.kill(guard, signal.SIGKILL)
-    new = wait_for(lambda: (lambda g: g if g and g != guard else None)(guard_of(vigil)), what="a new guard")
-    assert "the guard (pid" in vigil.stderr_text()
+    new = wait_for(lambda: (lambda g: g if g and g != guard else None)(vigil.guard_pid()), what="a new guard")
+    assert "the guard (pid" in vigil.log()
     pids = marked(marker)
     vigil.signal(signal.SIGKILL)
     took = time_until_none(pids, DEADLINE)
@@ -258,4 +257,4 @@ start_secs = 0
 """, "cgroup")
     wait_for(lambda: len([f for f in os.listdir(runs) if f.startswith("run.")]) >= 2,
              what="the program to run a second time")
-    assert "killed by signal KILL" not in vigil.stderr_text(), vigil.stderr_text()[-3000:]
+    assert "killed by signal KILL" not in vigil.log(), vigil.log()[-3000:]

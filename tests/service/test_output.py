@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import TIMEOUT, VIGILCTL, LineReader, read_bytes, wait_for, worker
+from vigiltest import TIMEOUT, VIGILCTL, LineReader, command, read_bytes, wait_for
 
 FLOOD = 200000
 
@@ -20,13 +20,13 @@ def expected_flood(first=0, last=FLOOD):
     return b"".join(b"line %08d\n" % i for i in range(first, last))
 
 
-def flood_config(extra):
+def flood_config(vigil, extra):
     return f"""
 [program:fl]
-command = {worker('flood', FLOOD)}
+command = {command('output-worker.py', 'flood', FLOOD)}
 start_secs = 0
 restart = never
-stdout = file:{{d}}/fl.log
+stdout = file:{vigil.dir}/fl.log
 {extra}
 """
 
@@ -42,7 +42,7 @@ LAST = b"line %08d\n" % (FLOOD - 1)
 
 
 def test_flood_all_lines_in_order(vigil):
-    vigil.start(flood_config("log_max_size = 1G"))
+    vigil.start(flood_config(vigil, "log_max_size = 1G"))
     path = vigil.path("fl.log")
     wait_for(lambda: file_ends_with(path, LAST), timeout=TIMEOUT * 2, what="the last line in the file")
     vigil.wait_state("fl", "EXITED")
@@ -72,7 +72,7 @@ def check_whole_lines_in_sequence(chunks):
 
 def test_rotation_keeps_backups_under_the_size(vigil):
     maxsize = 64 * 1024
-    vigil.start(flood_config("log_max_size = 64K\nlog_backups = 3"))
+    vigil.start(flood_config(vigil, "log_max_size = 64K\nlog_backups = 3"))
     path = vigil.path("fl.log")
     wait_for(lambda: file_ends_with(path, LAST), timeout=TIMEOUT * 2, what="the last line in PATH")
     vigil.wait_state("fl", "EXITED")
@@ -93,7 +93,7 @@ def test_rotation_keeps_backups_under_the_size(vigil):
 
 def test_rotation_without_backups_truncates_in_place(vigil):
     maxsize = 64 * 1024
-    vigil.start(flood_config("log_max_size = 64K\nlog_backups = 0"))
+    vigil.start(flood_config(vigil, "log_max_size = 64K\nlog_backups = 0"))
     path = vigil.path("fl.log")
     wait_for(lambda: file_ends_with(path, LAST), timeout=TIMEOUT * 2, what="the last line in PATH")
     vigil.wait_state("fl", "EXITED")
@@ -110,17 +110,17 @@ LINES = """
 [program:w]
 command = {cmd}
 start_secs = 0
-stdout = file:{{d}}/w.out
-stderr = file:{{d}}/w.err
+stdout = file:{d}/w.out
+stderr = file:{d}/w.err
 """
 
 
 def start_lines(vigil, nout=20, nerr=3):
-    vigil.start(LINES.format(cmd=worker("lines", nout, nerr)))
+    vigil.start(LINES.format(cmd=command('output-worker.py', "lines", nout, nerr), d=vigil.dir))
     out, err = vigil.path("w.out"), vigil.path("w.err")
     wait_for(lambda: file_ends_with(out, b"out %d\n" % (nout - 1)), what="stdout lines in the file")
     wait_for(lambda: file_ends_with(err, b"err %d\n" % (nerr - 1)), what="stderr lines in the file")
-    return vigil.wait_running("w")["w"]
+    return vigil.wait_running("w")["pid"]
 
 
 def test_vigilctl_log_last_lines_and_stderr(vigil):
@@ -169,7 +169,7 @@ def test_vigilctl_log_follow_sees_new_lines(vigil):
             # followers end when vigild shuts down (disconnecting them first
             # is pending_follow_disconnect.py)
             vigil.signal(signal.SIGTERM)
-            assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.stderr_text()[-3000:]
+            assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.log()[-3000:]
             g.wait(timeout=TIMEOUT)
         finally:
             g.kill()
@@ -202,7 +202,7 @@ def one_shot(vigil, cmd, extra=""):
 command = {cmd}
 start_secs = 0
 restart = never
-stdout = file:{{d}}/o.log
+stdout = file:{vigil.dir}/o.log
 {extra}
 """)
     vigil.wait_state("o", "EXITED")
@@ -210,7 +210,7 @@ stdout = file:{{d}}/o.log
 
 
 def test_partial_last_line_arrives_at_exit(vigil):
-    path = one_shot(vigil, worker("partial", "no-newline-at-end"))
+    path = one_shot(vigil, command('output-worker.py', "partial", "no-newline-at-end"))
     wait_for(lambda: b"no-newline-at-end" in read_bytes(path), what="the partial line in the file")
     assert read_bytes(path).rstrip(b"\n") == b"no-newline-at-end", read_bytes(path)
     r = vigil.ctl("log", "o", "-n", "1")
@@ -219,7 +219,7 @@ def test_partial_last_line_arrives_at_exit(vigil):
 
 def test_long_line_arrives_whole(vigil):
     n = 40000
-    path = one_shot(vigil, worker("long", n))
+    path = one_shot(vigil, command('output-worker.py', "long", n))
     wait_for(lambda: file_ends_with(path, b"after\n"), what="the line after the long one")
     data = read_bytes(path)
     pieces = data.split(b"\n")[:-1]
@@ -231,7 +231,7 @@ def test_long_line_arrives_whole(vigil):
 
 def test_stderr_merged_into_stdout_in_order(vigil):
     n = 500
-    path = one_shot(vigil, worker("interleave", n), "stderr = stdout")
+    path = one_shot(vigil, command('output-worker.py', "interleave", n), "stderr = stdout")
     want = b"".join(b"o %d\ne %d\n" % (i, i) for i in range(n))
     wait_for(lambda: file_ends_with(path, b"e %d\n" % (n - 1)), what="the last stderr line in the file")
     assert read_bytes(path) == want
@@ -242,18 +242,18 @@ def test_stderr_merged_into_stdout_in_order(vigil):
 def test_inherit_and_null(vigil):
     vigil.start(f"""
 [program:inh]
-command = {worker('lines', 2, 1)}
+command = {command('output-worker.py', 'lines', 2, 1)}
 start_secs = 0
 stdout = inherit
 stderr = inherit
 [program:nul]
-command = {worker('lines', 2, 1)}
+command = {command('output-worker.py', 'lines', 2, 1)}
 start_secs = 0
 stdout = null
 stderr = null
 """)
     wait_for(lambda: "out 1\n" in vigil.stdout_text(), what="inherited stdout on vigild's stdout")
-    wait_for(lambda: "err 0\n" in vigil.stderr_text(), what="inherited stderr on vigild's stderr")
+    wait_for(lambda: "err 0\n" in vigil.log(), what="inherited stderr on vigild's stderr")
     assert "err 0" not in vigil.stdout_text()
     vigil.wait_running("nul")
     r = vigil.ctl("log", "nul", "-n", "5")
@@ -281,13 +281,13 @@ def test_journal_output(vigil):
     name = "vj" + uuid.uuid4().hex[:10]
     vigil.start(f"""
 [program:{name}]
-command = {worker('lines', 2, 1)}
+command = {command('output-worker.py', 'lines', 2, 1)}
 numprocs = 2
 start_secs = 0
 stdout = journal
 stderr = journal
 """)
-    pids = vigil.wait_running(f"{name}:0", f"{name}:1")
+    pids = vigil.wait_all_running(f"{name}:0", f"{name}:1")
     if journald_usable():
         def entries():
             es = journal_entries(name)
@@ -302,14 +302,14 @@ stderr = journal
             elif e["MESSAGE"].startswith("err "):
                 assert e["PRIORITY"] == "3", e
         # nothing went to the fallback
-        assert f"{name}:0[" not in vigil.stderr_text()
+        assert f"{name}:0[" not in vigil.log()
     else:
         # no journald here: each line on vigild's stderr as name[pid]: line
         for inst in (0, 1):
             pname, pid = f"{name}:{inst}", pids[f"{name}:{inst}"]
             for line in ("out 0", "out 1", "err 0"):
                 want = f"{pname}[{pid}]: {line}\n"
-                wait_for(lambda: want in vigil.stderr_text(), what=f"{want!r} on vigild's stderr")
+                wait_for(lambda: want in vigil.log(), what=f"{want!r} on vigild's stderr")
     # the ring gets journal lines too
     r = vigil.ctl("log", f"{name}:1", "-n", "2")
     assert r.stdout == "out 0\nout 1\n", r.stdout
@@ -321,7 +321,8 @@ stderr = journal
 def test_follower_of_a_reloaded_program_is_ended(vigil):
     """A follower on a program that a reload changes or removes is ended
     by vigild (the process and its ring are gone), without harm to vigild."""
-    cfg = LINES.format(cmd=worker("lines", 3, 0)) + "[program:x]\ncommand = /bin/sleep 1001\nstart_secs = 0\n"
+    cfg = (LINES.format(cmd=command('output-worker.py', "lines", 3, 0), d=vigil.dir)
+           + "[program:x]\ncommand = /bin/sleep 1001\nstart_secs = 0\n")
     vigil.start(cfg)
     wait_for(lambda: file_ends_with(vigil.path("w.out"), b"out 2\n"), what="lines in the file")
     followers = []
@@ -368,7 +369,7 @@ def test_size_limit_on_a_symlink_to_dev_null_keeps_vigild_responsive(vigil, back
     os.symlink("/dev/null", link)
     vigil.start(f"""
 [program:chat]
-command = {worker('chatter', 0.001)}
+command = {command('output-worker.py', 'chatter', 0.001)}
 start_secs = 0
 stdout = file:{link}
 log_max_size = 1K

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from conftest import TIMEOUT, cmdline, pid_alive, pid_gone, wait_for, worker
+from vigiltest import TIMEOUT, cmdline, command, pid_alive, pid_gone, wait_for
 
 BASE = """
 [program:keep]
@@ -67,7 +67,7 @@ def sorted_reply(reply):
 @pytest.mark.parametrize("how", ["post", "vigilctl", "sighup"])
 def test_reload_applies_the_difference(vigil, how):
     vigil.start(BASE)
-    before = vigil.wait_running(*ALL_BASE)
+    before = vigil.wait_all_running(*ALL_BASE)
     vigil.write_config(NEXT)
     reply = do_reload(vigil, how)
     if reply is not None:
@@ -77,7 +77,7 @@ def test_reload_applies_the_difference(vigil, how):
     names = ("keep", "chg", "multi:0", "multi:1", "multi:2", "new")
 
     def applied():
-        a = vigil.wait_running(*names)
+        a = vigil.wait_all_running(*names)
         return a if a["chg"] != before["chg"] else None
     after = wait_for(applied, what="the reload to be applied")
     # unchanged: same process, untouched
@@ -102,7 +102,7 @@ def test_reload_applies_the_difference(vigil, how):
 def test_numprocs_down_removes_the_last_instances_only(vigil):
     cfg = "[program:m]\ncommand = /bin/sleep 1004\nnumprocs = {n}\nstart_secs = 0\n"
     vigil.start(cfg.replace("{n}", "3"))
-    before = vigil.wait_running("m:0", "m:1", "m:2")
+    before = vigil.wait_all_running("m:0", "m:1", "m:2")
     vigil.write_config(cfg.replace("{n}", "2"))
     r = vigil.reload()
     assert r.status == 200, r
@@ -128,7 +128,7 @@ def write_broken(vigil):
 
 def test_broken_config_changes_nothing(vigil):
     vigil.start(BASE)
-    before = vigil.wait_running(*ALL_BASE)
+    before = vigil.wait_all_running(*ALL_BASE)
     where = write_broken(vigil)
 
     r = vigil.reload()
@@ -142,7 +142,7 @@ def test_broken_config_changes_nothing(vigil):
 
     vigil.signal(signal.SIGHUP)
     # SIGHUP has no reply: vigild logs the error instead
-    wait_for(lambda: vigil.stderr_text().count(where) >= 3, what=lambda: f"the error in vigild's log: {vigil.stderr_text()[-2000:]}")
+    wait_for(lambda: vigil.log().count(where) >= 3, what=lambda: f"the error in vigild's log: {vigil.log()[-2000:]}")
 
     ps = vigil.programs()
     assert sorted(ps) == sorted(ALL_BASE), ps
@@ -155,15 +155,15 @@ def test_broken_config_changes_nothing(vigil):
     vigil.write_config(NEXT)
     r = vigil.reload()
     assert r.status == 200, r
-    vigil.wait_running("new", "multi:2")
+    vigil.wait_all_running("new", "multi:2")
 
 
 def test_socket_change_needs_restart_and_is_not_applied(vigil):
     vigil.start("[program:s]\ncommand = /bin/sleep 1001\nstart_secs = 0\n")
-    pid = vigil.wait_running("s")["s"]
+    pid = vigil.wait_running("s")["pid"]
     other = vigil.path("o.sock")
     vigil.write_config("[program:s]\ncommand = /bin/sleep 1001\nstart_secs = 0\n",
-                       vigil_section=f"[vigil]\nsocket = {other}\nsocket_mode = 0600\n")
+                       vigil_extra="socket_mode = 0600", socket=other)
     r = vigil.reload()
     assert r.status == 200, r
     assert sorted(r.json()["restart_needed"]) == ["socket", "socket_mode"], r
@@ -187,7 +187,7 @@ command = /bin/sleep 1001
 start_secs = 0
 """)
     vigil.wait_state("flaky", "BACKOFF")
-    other = vigil.wait_running("other")["other"]
+    other = vigil.wait_running("other")["pid"]
     # unchanged while in BACKOFF: nothing happens to it
     r = vigil.reload()
     assert r.status == 200 and "flaky" in r.json()["unchanged"], r
@@ -204,7 +204,7 @@ start_secs = 0
 """)
     r = vigil.reload()
     assert r.status == 200 and r.json()["changed"] == ["flaky"], r
-    pid = vigil.wait_running("flaky")["flaky"]
+    pid = vigil.wait_running("flaky")["pid"]
     assert cmdline(pid) == ["/bin/sleep", "1006"]
     assert vigil.programs()["other"]["pid"] == other
     # removed while in BACKOFF (get it there first)
@@ -241,7 +241,7 @@ start_secs = 0
 def test_reload_during_stopping(vigil, change):
     vigil.write_config(STUBBORN.replace("{n}", "1007").replace("{t}", "4s"))
     vigil.start()
-    pids = vigil.wait_running("slow", "other")
+    pids = vigil.wait_all_running("slow", "other")
     r = vigil.ctl("stop", "--no-block", "slow")
     assert r.returncode == 0, r.stderr
     vigil.wait_state("slow", "STOPPING")
@@ -271,23 +271,24 @@ def test_reload_during_stopping(vigil, change):
     assert vigil.programs()["other"]["pid"] == pids["other"]
     # and vigild still shuts down cleanly
     vigil.signal(signal.SIGTERM)
-    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.stderr_text()[-3000:]
+    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.log()[-3000:]
 
 
 def test_reload_during_shutdown_is_refused(vigil):
     vigil.write_config(STUBBORN.replace("{n}", "1007").replace("{t}", "3s"))
     vigil.start()
-    vigil.wait_running("slow", "other")
+    vigil.wait_all_running("slow", "other")
     vigil.signal(signal.SIGTERM)
     vigil.wait_state("slow", "STOPPING")
     r = vigil.reload()
     assert r.status != 200 and "shutting down" in r.json()["error"], r
     vigil.signal(signal.SIGHUP)  # ignored the same way, no crash
-    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.stderr_text()[-3000:]
+    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.log()[-3000:]
 
 
 def test_changed_output_path_takes_effect(vigil):
-    cfg = f"[program:w]\ncommand = {worker('lines', 2, 0)}\nstart_secs = 0\nstdout = file:{{d}}/A.log\n"
+    cfg = (f"[program:w]\ncommand = {command('output-worker.py', 'lines', 2, 0)}\nstart_secs = 0\n"
+           f"stdout = file:{vigil.dir}/A.log\n")
     vigil.start(cfg)
     wait_for(lambda: read_text(vigil.path("A.log")) == "out 0\nout 1\n", what="lines in A.log")
     vigil.write_config(cfg.replace("A.log", "B.log"))
@@ -307,13 +308,13 @@ def test_reload_adding_a_daemon_child_of_a_running_program_starts_it(vigil):
     that is already RUNNING starts the child (nothing else would)."""
     web = "[program:web]\ncommand = /bin/sleep 1001\nstart_secs = 0\n"
     vigil.start(web)
-    before = vigil.wait_running("web")["web"]
+    before = vigil.wait_running("web")["pid"]
     vigil.write_config(web + "[program:dog]\ncommand = /bin/sleep 1006\ndaemon = yes\nbind_to = web\n"
                              "heartbeat_timeout = 0\nstart_secs = 0\n")
     r = vigil.reload()
     assert r.status == 200, r
     assert r.json()["added"] == ["dog"] and r.json()["unchanged"] == ["web"], r
-    after = vigil.wait_running("web", "dog")
+    after = vigil.wait_all_running("web", "dog")
     assert after["web"] == before and pid_alive(before)
     assert cmdline(after["dog"]) == ["/bin/sleep", "1006"], cmdline(after["dog"])
     dog = vigil.programs()["dog"]

@@ -7,7 +7,7 @@ exceeds log_max_size (only a single line longer than the limit could)."""
 
 import os
 
-from conftest import TIMEOUT, file_ends_with_bytes, read_bytes, wait_for, worker
+from vigiltest import TIMEOUT, command, file_ends_with_bytes, read_bytes, wait_for
 
 FLOOD = 200000
 LAST = b"line %08d\n" % (FLOOD - 1)
@@ -17,10 +17,10 @@ def test_small_log_max_size_is_never_exceeded(vigil):
     maxsize = 4096
     vigil.start(f"""
 [program:fl]
-command = {worker('flood', FLOOD)}
+command = {command('output-worker.py', 'flood', FLOOD)}
 start_secs = 0
 restart = never
-stdout = file:{{d}}/fl.log
+stdout = file:{vigil.dir}/fl.log
 log_max_size = 4K
 log_backups = 20
 """)

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from conftest import LAUNCH, PY, TIMEOUT, NotifyListener, wait_for, worker
+from vigiltest import PY, TIMEOUT, NotifyListener, W, command, wait_for
 
 SLEEPS = """
 [program:a]
@@ -50,7 +50,7 @@ def test_ready_status_stopping(vigil):
         assert ready == n.find(is_("READY")), "READY=1 sent once at start"
         vigil.signal(signal.SIGTERM)
         n.wait(is_("STOPPING", "1"), what="STOPPING=1")
-        assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.stderr_text()
+        assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.log()
         # READY=1 is not repeated after STOPPING=1
         stopping = n.find(is_("STOPPING"))
         assert n.find(is_("READY"), stopping) is None, n.texts()
@@ -120,7 +120,7 @@ def test_reloading_then_ready_around_reload(vigil):
 
 def start_with_watchdog(vigil, n, watchdog_pid_self, usec):
     env = {"NOTIFY_SOCKET": n.path, "WATCHDOG_USEC": str(usec)}
-    prefix = [PY, LAUNCH, "--watchdog-self", "--"] if watchdog_pid_self else []
+    prefix = [PY, W("sd-launch.py"), "--watchdog-self", "--"] if watchdog_pid_self else []
     if not watchdog_pid_self:
         env["WATCHDOG_PID"] = str(os.getpid())  # some other process: not for vigild
     vigil.start("[program:a]\ncommand = /bin/sleep 1001\n", env=env, prefix=prefix)
@@ -161,9 +161,9 @@ def test_children_do_not_see_vigilds_systemd_variables(vigil):
     n = NotifyListener(vigil.path("n.sock"))
     try:
         envfile = vigil.path("env.json")
-        vigil.start(f"[program:e]\ncommand = {worker('env', envfile)}\n",
+        vigil.start(f"[program:e]\ncommand = {command('output-worker.py', 'env', envfile)}\n",
                     env={"NOTIFY_SOCKET": n.path, "WATCHDOG_USEC": "5000000"},
-                    prefix=[PY, LAUNCH, "--watchdog-self", "--listen", vigil.sock, "--"])
+                    prefix=[PY, W("sd-launch.py"), "--watchdog-self", "--listen", vigil.sock, "--"])
         env = wait_for(lambda: json.load(open(envfile)), what="child environment")
         assert env.get("NOTIFY_SOCKET") != n.path, env
         assert env.get("NOTIFY_SOCKET") == vigil.sock + ".notify", env

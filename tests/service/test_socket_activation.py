@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from conftest import LAUNCH, PY, SANITIZER_VARS, TIMEOUT, wait_for, worker
+from vigiltest import PY, SANITIZER_VARS, TIMEOUT, W, command, wait_for
 
 SSA = shutil.which("systemd-socket-activate")
 
@@ -18,7 +18,7 @@ LAUNCHERS = ["sd-launch.py"] + (["systemd-socket-activate"] if SSA else [])
 
 def activation_prefix(kind, path):
     if kind == "sd-launch.py":
-        return [PY, LAUNCH, "--listen", path, "--"]
+        return [PY, W("sd-launch.py"), "--listen", path, "--"]
     # systemd-socket-activate passes only the variables named with -E;
     # it execs the command (same pid) once the first connection arrives.
     prefix = [SSA, "-l", path]
@@ -31,7 +31,7 @@ def activation_prefix(kind, path):
 @pytest.mark.parametrize("kind", LAUNCHERS)
 def test_vigilctl_through_activated_socket(vigil, kind):
     envfile = vigil.path("env.json")
-    config = f"[program:e]\ncommand = {worker('env', envfile)}\nstart_secs = 0\n"
+    config = f"[program:e]\ncommand = {command('output-worker.py', 'env', envfile)}\nstart_secs = 0\n"
     vigil.start(config, prefix=activation_prefix(kind, vigil.sock))
     ino = os.stat(vigil.sock).st_ino
 
@@ -52,7 +52,7 @@ def test_vigilctl_through_activated_socket(vigil, kind):
 
     r = vigil.ctl("shutdown")
     assert r.returncode == 0, r.stderr
-    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.stderr_text()
+    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.log()
     # the socket belongs to the activator: vigild did not unlink it
     st = os.stat(vigil.sock)
     assert stat.S_ISSOCK(st.st_mode) and st.st_ino == ino
@@ -71,7 +71,7 @@ def test_activated_socket_wins_over_config_path(vigil):
     r = vigil.ctl("status", "s")
     assert r.returncode in (0, 3), r.stderr
     vigil.signal(15)
-    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.stderr_text()
+    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.log()
     assert stat.S_ISSOCK(os.stat(activated).st_mode)
 
 
@@ -81,7 +81,7 @@ def test_without_activation_vigild_creates_and_removes_its_socket(vigil):
     vigil.start("[program:s]\ncommand = /bin/sleep 1001\n")
     assert stat.S_ISSOCK(os.stat(vigil.sock).st_mode)
     vigil.signal(15)
-    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.stderr_text()
+    assert vigil.proc.wait(timeout=TIMEOUT) == 0, vigil.log()
     assert not os.path.exists(vigil.sock)
 
 

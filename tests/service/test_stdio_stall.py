@@ -5,10 +5,9 @@ supervising, answering and exiting instead of blocking in write()."""
 
 import os
 import signal
-import subprocess
 import time
 
-from conftest import TIMEOUT, VIGILD, clean_env, wait_for
+from vigiltest import TIMEOUT, wait_for
 
 CHATTY = """
 [program:chatty]
@@ -33,14 +32,9 @@ def under_asan(pid):
 
 
 def test_stalled_stdout_reader_does_not_stall_vigild(vigil):
-    vigil.write_config(CHATTY)
     read_end, write_end = os.pipe()  # nobody ever reads read_end
     try:
-        # the fixture's teardown closes these
-        vigil.stdout = open(os.devnull, "wb")
-        vigil.stderr = open(vigil.stderr_path, "wb")
-        vigil.proc = subprocess.Popen([VIGILD, "-c", vigil.conf], stdin=subprocess.DEVNULL, stdout=write_end,
-                                      stderr=vigil.stderr, env=clean_env(), start_new_session=True)
+        vigil.start(CHATTY, stdout=write_end, wait=False)
         os.close(write_end)
         vigil.wait_up()
         vigil.wait_running("chatty")
