@@ -3,7 +3,7 @@ GET /metrics (Prometheus text with vigil_process_state per process)."""
 
 import re
 
-from vigiltest import wait_for
+from vigiltest import STATES, wait_for
 
 CONFIG = """
 [program:ok]
@@ -20,8 +20,6 @@ start_limit_interval = 60s
 command = /bin/sleep 1002
 autostart = no
 """
-
-STATES = ("STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL")
 
 
 def test_healthz_counts_and_degrades_on_fatal(vigil):

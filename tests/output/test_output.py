@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from vigiltest import TIMEOUT, VIGILCTL, LineReader, command, read_bytes, wait_for
+from vigiltest import TIMEOUT, VIGILCTL, LineReader, command, file_ends_with_bytes, read_bytes, wait_for
 
 FLOOD = 200000
 
@@ -31,20 +31,13 @@ stdout = file:{vigil.dir}/fl.log
 """
 
 
-def file_ends_with(path, tail):
-    try:
-        return read_bytes(path).endswith(tail)
-    except FileNotFoundError:
-        return False
-
-
 LAST = b"line %08d\n" % (FLOOD - 1)
 
 
 def test_flood_all_lines_in_order(vigil):
     vigil.start(flood_config(vigil, "log_max_size = 1G"))
     path = vigil.path("fl.log")
-    wait_for(lambda: file_ends_with(path, LAST), timeout=TIMEOUT * 2, what="the last line in the file")
+    wait_for(lambda: file_ends_with_bytes(path, LAST), timeout=TIMEOUT * 2, what="the last line in the file")
     vigil.wait_state("fl", "EXITED")
     data = read_bytes(path)
     if data != expected_flood():
@@ -74,7 +67,7 @@ def test_rotation_keeps_backups_under_the_size(vigil):
     maxsize = 64 * 1024
     vigil.start(flood_config(vigil, "log_max_size = 64K\nlog_backups = 3"))
     path = vigil.path("fl.log")
-    wait_for(lambda: file_ends_with(path, LAST), timeout=TIMEOUT * 2, what="the last line in PATH")
+    wait_for(lambda: file_ends_with_bytes(path, LAST), timeout=TIMEOUT * 2, what="the last line in PATH")
     vigil.wait_state("fl", "EXITED")
     names = sorted(os.listdir(vigil.dir))
     for i in (1, 2, 3):
@@ -95,7 +88,7 @@ def test_rotation_without_backups_truncates_in_place(vigil):
     maxsize = 64 * 1024
     vigil.start(flood_config(vigil, "log_max_size = 64K\nlog_backups = 0"))
     path = vigil.path("fl.log")
-    wait_for(lambda: file_ends_with(path, LAST), timeout=TIMEOUT * 2, what="the last line in PATH")
+    wait_for(lambda: file_ends_with_bytes(path, LAST), timeout=TIMEOUT * 2, what="the last line in PATH")
     vigil.wait_state("fl", "EXITED")
     assert not os.path.exists(f"{path}.1"), os.listdir(vigil.dir)
     size = os.path.getsize(path)
@@ -118,8 +111,8 @@ stderr = file:{d}/w.err
 def start_lines(vigil, nout=20, nerr=3):
     vigil.start(LINES.format(cmd=command('output-worker.py', "lines", nout, nerr), d=vigil.dir))
     out, err = vigil.path("w.out"), vigil.path("w.err")
-    wait_for(lambda: file_ends_with(out, b"out %d\n" % (nout - 1)), what="stdout lines in the file")
-    wait_for(lambda: file_ends_with(err, b"err %d\n" % (nerr - 1)), what="stderr lines in the file")
+    wait_for(lambda: file_ends_with_bytes(out, b"out %d\n" % (nout - 1)), what="stdout lines in the file")
+    wait_for(lambda: file_ends_with_bytes(err, b"err %d\n" % (nerr - 1)), what="stderr lines in the file")
     return vigil.wait_running("w")["pid"]
 
 
@@ -185,12 +178,12 @@ def test_sigusr1_reopens_files(vigil):
     out = vigil.path("w.out")
     os.rename(out, out + ".old")
     vigil.ctl("signal", "USR2", "w")  # still goes to the renamed file
-    wait_for(lambda: file_ends_with(out + ".old", b"tick 1\n"), what="tick 1 in the renamed file")
+    wait_for(lambda: file_ends_with_bytes(out + ".old", b"tick 1\n"), what="tick 1 in the renamed file")
     assert not os.path.exists(out)
     vigil.signal(signal.SIGUSR1)
     wait_for(lambda: os.path.exists(out), what="a fresh PATH after SIGUSR1")
     vigil.ctl("signal", "USR2", "w")
-    wait_for(lambda: file_ends_with(out, b"tick 2\n"), what="tick 2 in the fresh file")
+    wait_for(lambda: file_ends_with_bytes(out, b"tick 2\n"), what="tick 2 in the fresh file")
     assert read_bytes(out) == b"tick 2\n"
     assert read_bytes(out + ".old") == b"".join(b"out %d\n" % i for i in range(5)) + b"tick 1\n"
     assert vigil.alive()
@@ -220,7 +213,7 @@ def test_partial_last_line_arrives_at_exit(vigil):
 def test_long_line_arrives_whole(vigil):
     n = 40000
     path = one_shot(vigil, command('output-worker.py', "long", n))
-    wait_for(lambda: file_ends_with(path, b"after\n"), what="the line after the long one")
+    wait_for(lambda: file_ends_with_bytes(path, b"after\n"), what="the line after the long one")
     data = read_bytes(path)
     pieces = data.split(b"\n")[:-1]
     assert b"".join(pieces) == b"x" * (n - 1) + b"E" + b"after", [len(p) for p in pieces]
@@ -233,7 +226,7 @@ def test_stderr_merged_into_stdout_in_order(vigil):
     n = 500
     path = one_shot(vigil, command('output-worker.py', "interleave", n), "stderr = stdout")
     want = b"".join(b"o %d\ne %d\n" % (i, i) for i in range(n))
-    wait_for(lambda: file_ends_with(path, b"e %d\n" % (n - 1)), what="the last stderr line in the file")
+    wait_for(lambda: file_ends_with_bytes(path, b"e %d\n" % (n - 1)), what="the last stderr line in the file")
     assert read_bytes(path) == want
     r = vigil.ctl("log", "o", "-n", "4")
     assert r.stdout == f"o {n - 2}\ne {n - 2}\no {n - 1}\ne {n - 1}\n", r.stdout
@@ -324,7 +317,7 @@ def test_follower_of_a_reloaded_program_is_ended(vigil):
     cfg = (LINES.format(cmd=command('output-worker.py', "lines", 3, 0), d=vigil.dir)
            + "[program:x]\ncommand = /bin/sleep 1001\nstart_secs = 0\n")
     vigil.start(cfg)
-    wait_for(lambda: file_ends_with(vigil.path("w.out"), b"out 2\n"), what="lines in the file")
+    wait_for(lambda: file_ends_with_bytes(vigil.path("w.out"), b"out 2\n"), what="lines in the file")
     followers = []
     try:
         for _ in range(2):
@@ -338,7 +331,7 @@ def test_follower_of_a_reloaded_program_is_ended(vigil):
         assert r.status == 200 and r.json()["changed"] == ["w"], r
         for f, _ in followers:
             f.wait(timeout=TIMEOUT)
-        wait_for(lambda: file_ends_with(vigil.path("w.out"), b"out 2\nout 0\nout 1\nout 2\nout 3\n"),
+        wait_for(lambda: file_ends_with_bytes(vigil.path("w.out"), b"out 2\nout 0\nout 1\nout 2\nout 3\n"),
                  what="the new version's lines appended")
         # removed while followed
         f = subprocess.Popen([VIGILCTL, "-s", vigil.sock, "log", "w", "-f", "-n", "1"], stdout=subprocess.PIPE,

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from vigiltest import TIMEOUT, all_pids, cmdline, kill_pids, pid_alive, wait_for
+from vigiltest import TIMEOUT, cmdline, kill_pids, pid_alive, pids_with_arg, wait_for
 
 DEADLINE = 2.0  # the design's target is 100 ms; the measured time is printed
 
@@ -26,23 +26,13 @@ DEADLINE = 2.0  # the design's target is 100 ms; the measured time is printed
 def marker():
     m = str(random.randrange(10**7, 10**8))
     yield m
-    kill_pids(marked(m))  # whatever a failing test left
-
-
-def marked(m):
-    """Live processes whose argv mentions the marker (not zombies)."""
-    out = []
-    for pid in all_pids():
-        argv = cmdline(pid)
-        if argv and pid != os.getpid() and any(m in a for a in argv) and pid_alive(pid):
-            out.append(pid)
-    return out
+    kill_pids(pids_with_arg(m))  # whatever a failing test left
 
 
 def sleeps(m):
     """{suffix: [pids]} of the marker's sleep processes."""
     out = {}
-    for pid in marked(m):
+    for pid in pids_with_arg(m):
         argv = cmdline(pid) or []
         if len(argv) == 2 and argv[0] == "/bin/sleep" and argv[1].startswith(m + "."):
             out.setdefault(argv[1][len(m) + 1:], []).append(pid)
@@ -134,7 +124,7 @@ def test_sigkilled_vigild_leaves_nothing(vigil, marker, mode):
     expected = ALL if mode == "cgroup" else GROUP_ONLY
     start(vigil, (ESCAPERS + (SETSID if mode == "cgroup" else "")).format(m=marker), mode)
     wait_all(marker, expected)
-    pids = marked(marker)
+    pids = pids_with_arg(marker)
     shells = 4 if mode == "cgroup" else 3  # bg, noterm, kid (and setsid) wait for theirs
     assert len(pids) == len(expected) + shells, [(p, cmdline(p)) for p in pids]
     cgroups = {pid: cgroup_dir(pid) for pid in pids}
@@ -165,7 +155,7 @@ def test_started_again_nothing_doubled(vigil, marker, mode):
             return s
         return None
     wait_for(settled, what=lambda: f"one new instance of each sleep (now {sleeps(marker)}, old {sorted(old)})")
-    check_mode(vigil, mode, {p: cgroup_dir(p) for p in marked(marker)})
+    check_mode(vigil, mode, {p: cgroup_dir(p) for p in pids_with_arg(marker)})
 
 
 def test_leftovers_of_a_dead_vigild_and_guard_are_killed_at_start(vigil, marker):
@@ -207,7 +197,7 @@ def test_a_killed_guard_is_replaced(vigil, marker, mode):
     os.kill(guard, signal.SIGKILL)
     new = wait_for(lambda: (lambda g: g if g and g != guard else None)(vigil.guard_pid()), what="a new guard")
     assert "the guard (pid" in vigil.log()
-    pids = marked(marker)
+    pids = pids_with_arg(marker)
     vigil.signal(signal.SIGKILL)
     took = time_until_none(pids, DEADLINE)
     assert took is not None, [(p, cmdline(p)) for p in pids if pid_alive(p)]

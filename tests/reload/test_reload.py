@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from vigiltest import TIMEOUT, cmdline, command, pid_alive, pid_gone, wait_for
+from vigiltest import TIMEOUT, cmdline, command, pid_alive, pid_gone, read_text, wait_for
 
 BASE = """
 [program:keep]
@@ -296,11 +296,6 @@ def test_changed_output_path_takes_effect(vigil):
     assert r.status == 200 and r.json()["changed"] == ["w"], r
     wait_for(lambda: read_text(vigil.path("B.log")) == "out 0\nout 1\n", what="lines in B.log")
     assert read_text(vigil.path("A.log")) == "out 0\nout 1\n"
-
-
-def read_text(path):
-    with open(path) as f:
-        return f.read()
 
 
 def test_reload_adding_a_daemon_child_of_a_running_program_starts_it(vigil):

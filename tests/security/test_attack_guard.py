@@ -15,14 +15,9 @@ import random
 import signal
 import subprocess
 
-from vigiltest import TIMEOUT, all_pids, cmdline, kill_pids, pid_alive, wait_for
+from vigiltest import TIMEOUT, kill_pids, pid_alive, pids_with_arg, wait_for
 
 N = 400  # more "-" records than the guard's queue holds (~280 here)
-
-
-def marked(m):
-    return [p for p in all_pids()
-            if p != os.getpid() and pid_alive(p) and any(m in a for a in (cmdline(p) or []))]
 
 
 def spawn_at(pid, argv):
@@ -50,7 +45,7 @@ def test_lost_records_never_make_the_guard_kill_a_strangers_group(vigil):
     strangers = []
     try:
         start_sleeps(vigil, m)
-        old = wait_for(lambda: (lambda s: s if len(s) == N else None)(marked(m)),
+        old = wait_for(lambda: (lambda s: s if len(s) == N else None)(pids_with_arg(m)),
                        what=f"{N} sleeps", timeout=3 * TIMEOUT)
         guard = wait_for(lambda: vigil.guard_pid(), what="the guard")
         os.kill(guard, signal.SIGSTOP)
@@ -80,7 +75,7 @@ def test_lost_records_never_make_the_guard_kill_a_strangers_group(vigil):
             if s.poll() is None:
                 s.kill()
             s.wait()
-        kill_pids(marked(m))
+        kill_pids(pids_with_arg(m))
 
 
 def test_a_normal_exit_reaches_a_guard_that_stopped_reading(vigil):
@@ -91,7 +86,7 @@ def test_a_normal_exit_reaches_a_guard_that_stopped_reading(vigil):
     guard = None
     try:
         start_sleeps(vigil, m)
-        wait_for(lambda: len(marked(m)) == N, what=f"{N} sleeps", timeout=3 * TIMEOUT)
+        wait_for(lambda: len(pids_with_arg(m)) == N, what=f"{N} sleeps", timeout=3 * TIMEOUT)
         guard = wait_for(lambda: vigil.guard_pid(), what="the guard")
         os.kill(guard, signal.SIGSTOP)
         vigil.signal(signal.SIGTERM)
@@ -104,4 +99,4 @@ def test_a_normal_exit_reaches_a_guard_that_stopped_reading(vigil):
     finally:
         if guard and pid_alive(guard):
             os.kill(guard, signal.SIGCONT)
-        kill_pids(marked(m))
+        kill_pids(pids_with_arg(m))

@@ -28,7 +28,7 @@ from .files import (file_ends_with_bytes, make_tmpdir, read_bytes, read_file, re
                     read_pid, read_text)
 from .listeners import LineReader, NotifyListener  # noqa: F401
 from .procs import (SANITIZER_VARS, all_pids, children_of, clean_env, cmdline,  # noqa: F401
-                    descendants_of, kill_pids, open_fds, pid_alive, pid_gone, proc_stat,
+                    descendants_of, kill_pids, open_fds, pid_alive, pid_gone, pids_with_arg, proc_stat,
                     sanitizer_reports, stop_gracefully, tagged_pids, zombie_children)
 from .vigil import Vigil  # noqa: F401
 from .waiting import TIMEOUT, Timeout, wait_for  # noqa: F401

@@ -93,6 +93,14 @@ def cmdline(pid):
         return None
 
 
+def pids_with_arg(text):
+    """Every live process but this one with `text` in an argument of its
+    command line (a marker a test put there, such as a sleep length)."""
+    me = os.getpid()
+    return [pid for pid in all_pids()
+            if pid != me and any(text in a for a in (cmdline(pid) or [])) and pid_alive(pid)]
+
+
 def tagged_pids(tag):
     """Every live process but this one whose environment holds the
     VAR=value string `tag` (a test's vigild hands it down to all it runs)."""
