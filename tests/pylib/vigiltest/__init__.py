@@ -2,10 +2,10 @@
 vigild and vigilctl (paths from VIGILD and VIGILCTL, set by meson) and the
 programs of tests/workers (VIGIL_WORKERS).
 
-tests/conftest.py puts this folder on sys.path and offers the fixtures;
+tests/conftest.py puts tests/pylib on sys.path and offers the fixtures;
 a test file imports what it needs from here:
 
-    from vigiltest import W, command, wait_for
+    from vigiltest import W, wait_for
 
     def test_crash_is_restarted(vigil):
         vigil.start(f"[program:svc]\\ncommand = {W('run-forever')}\\n")

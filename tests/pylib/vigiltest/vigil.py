@@ -21,10 +21,10 @@ class Vigil:
 
     Its files, all in self.dir: vigil.conf, the ctl socket ctl.sock (and
     vigild's notify socket beside it), vigild.log (vigild's stderr: its
-    log) and vigild.out (its stdout), each appended to by every vigild
-    started here. Each of them carries VIGIL_TEST_TAG=<dir> in its
-    environment, which vigild hands down to everything it runs, so that
-    terminate() finds whatever a test left behind.
+    log) and vigild.out (its stdout), appended to by every vigild started
+    here. Each vigild and vigilctl of the test runs with VIGIL_TEST_TAG=<dir>
+    in its environment, which vigild hands down to everything it runs, so
+    that terminate() finds whatever a test left behind.
     """
 
     def __init__(self, folder):
