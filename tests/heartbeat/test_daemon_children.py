@@ -5,7 +5,7 @@ import signal
 import statistics
 import time
 
-from conftest import pid_alive, read_events, wait_for
+from vigiltest import command, pid_alive, read_events, wait_for
 
 # The design says a daemon child is killed "at once" when its parent ends;
 # the brief targets 100 ms. The assertion leaves room for ASan and a busy
@@ -34,14 +34,15 @@ def time_until_dead(pid, limit=10.0):
 def pair(vigil, parent_extra="", kid_extra="", parent_args=(), kid_args=()):
     return f"""
 [program:parent]
-command = {vigil.worker("-o", vigil.path("ev-parent"), "--pidfile", vigil.path("parent.pid"), "-p", "0",
-                        *parent_args)}
+command = {command("notify-worker", "-o", vigil.path("ev-parent"), "--pidfile", vigil.path("parent.pid"), "-p", "0",
+                   *parent_args)}
 start_secs = 0
 restart = always
 {parent_extra}
 
 [program:kid]
-command = {vigil.worker("-o", vigil.path("ev-kid"), "--pidfile", vigil.path("kid.pid"), "-i", "200", *kid_args)}
+command = {command("notify-worker", "-o", vigil.path("ev-kid"), "--pidfile", vigil.path("kid.pid"), "-i", "200",
+                   *kid_args)}
 daemon = yes
 bind_to = parent
 {kid_extra}
@@ -51,19 +52,19 @@ bind_to = parent
 def test_starts_only_once_the_parent_runs(vigil):
     vigil.start(pair(vigil, parent_extra="type = notify\nready_timeout = 60s",
                      parent_args=("--ready-when-file", vigil.path("ready"))))
-    parent = vigil.wait_prog("parent", lambda p: p["state"] == "STARTING" and p["pid"], "STARTING")
+    parent = vigil.wait_program("parent", lambda p: p["state"] == "STARTING" and p["pid"], "STARTING")
     wait_for(lambda: read_events(vigil.path("ev-parent")), what="the parent worker to run")
     end = time.monotonic() + 1.0
     while time.monotonic() < end:
-        kid = vigil.prog("kid")
+        kid = vigil.program("kid")
         assert kid["state"] == "STOPPED" and kid["pid"] is None, kid
-        assert vigil.prog("parent")["state"] == "STARTING"
+        assert vigil.program("parent")["state"] == "STARTING"
         time.sleep(0.05)
     assert not os.path.exists(vigil.path("ev-kid")), "the daemon child ran before its parent was RUNNING"
 
     vigil.touch("ready")
     kid = vigil.wait_running("kid")
-    assert vigil.prog("parent")["state"] == "RUNNING"
+    assert vigil.program("parent")["state"] == "RUNNING"
     ready = [e["t"] for e in vigil.events("ev-parent") if e["event"] == "ready"]
     kid_start = [e["t"] for e in vigil.events("ev-kid") if e["event"] == "start"]
     assert ready and kid_start and kid_start[0] >= ready[0], (ready, kid_start)
@@ -99,7 +100,7 @@ def test_dies_with_its_parent_and_comes_back(vigil):
     r = vigil.ctl("stop", "parent")
     assert r.returncode == 0, r.stderr
     assert not pid_alive(kid["pid"]), "daemon child alive after its parent stopped"
-    kid = vigil.wait_prog("kid", lambda p: p["state"] == "STOPPED" and p["pid"] is None, "STOPPED")
+    kid = vigil.wait_program("kid", lambda p: p["state"] == "STOPPED" and p["pid"] is None, "STOPPED")
     r = vigil.ctl("start", "parent")
     assert r.returncode == 0, r.stderr
     vigil.wait_running("kid", not_pid=kid["pid"])
@@ -108,13 +109,12 @@ def test_dies_with_its_parent_and_comes_back(vigil):
 def test_sigkill_of_vigild_kills_every_child(vigil):
     vigil.start(pair(vigil, parent_extra="stop_signal = USR2") + f"""
 [program:free]
-command = {vigil.worker("-o", vigil.path("ev-free"), "-i", "200")}
+command = {command("notify-worker", "-o", vigil.path("ev-free"), "-i", "200")}
 daemon = yes
 """)
     parent = vigil.wait_running("parent")["pid"]
     kid = vigil.wait_running("kid")["pid"]
     free = vigil.wait_running("free")["pid"]
-    vigil.killed = True
     vigil.proc.kill()
     vigil.proc.wait()
     t_kid = time_until_dead(kid)
@@ -149,22 +149,22 @@ def test_shutdown_kills_daemon_children_first(vigil):
     # the daemon child it watches is already dead.
     vigil.start(f"""
 [program:low]
-command = {vigil.worker("-o", vigil.path("ev-low"), "-p", "0", "--peer-pidfile", vigil.path("kid.pid"))}
+command = {command("notify-worker", "-o", vigil.path("ev-low"), "-p", "0", "--peer-pidfile", vigil.path("kid.pid"))}
 priority = 100
 start_secs = 0
 
 [program:kid]
-command = {vigil.worker("--pidfile", vigil.path("kid.pid"), "-i", "200")}
+command = {command("notify-worker", "--pidfile", vigil.path("kid.pid"), "-i", "200")}
 daemon = yes
 bind_to = low
 
 [program:high]
-command = {vigil.worker("-o", vigil.path("ev-high"), "-p", "0", "--peer-pidfile", vigil.path("free.pid"))}
+command = {command("notify-worker", "-o", vigil.path("ev-high"), "-p", "0", "--peer-pidfile", vigil.path("free.pid"))}
 priority = 200
 start_secs = 0
 
 [program:free]
-command = {vigil.worker("--pidfile", vigil.path("free.pid"), "-i", "200")}
+command = {command("notify-worker", "--pidfile", vigil.path("free.pid"), "-i", "200")}
 daemon = yes
 priority = 300
 """)
@@ -173,7 +173,7 @@ priority = 300
     kid = wait_for(lambda: pidfile(vigil, "kid.pid"), what="kid.pid")
     free = wait_for(lambda: pidfile(vigil, "free.pid"), what="free.pid")
     vigil.proc.send_signal(signal.SIGTERM)
-    assert vigil.proc.wait(timeout=30) == 0, vigil.log_text()[-3000:]
+    assert vigil.proc.wait(timeout=30) == 0, vigil.log()[-3000:]
     low = [e for e in vigil.events("ev-low") if e["event"] == "signal"]
     high = [e for e in vigil.events("ev-high") if e["event"] == "signal"]
     assert len(low) == 1 and len(high) == 1, (low, high)
@@ -186,14 +186,14 @@ priority = 300
 
 def test_start_of_a_daemon_child_needs_a_running_parent(vigil):
     vigil.start(pair(vigil, parent_extra="autostart = no"))
-    assert vigil.prog("parent")["state"] == "STOPPED"
+    assert vigil.program("parent")["state"] == "STOPPED"
     r = vigil.ctl("start", "kid")
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert "parent" in r.stderr, r.stderr
-    status, body = vigil.api("POST", "/v1/programs/kid/start")
-    assert status == 409, (status, body)
-    assert "error" in body, body
-    kid = vigil.prog("kid")
+    r = vigil.post("/v1/programs/kid/start")
+    assert r.status == 409, r
+    assert "error" in r.json(), r
+    kid = vigil.program("kid")
     assert kid["state"] == "STOPPED" and kid["pid"] is None, kid
     # with the parent running, it comes up by itself
     r = vigil.ctl("start", "parent")
@@ -212,8 +212,8 @@ def test_killed_the_moment_its_parent_stops_or_restarts(vigil):
     took = time_until_dead(kid)
     print(f"daemon child dead {took * 1000:.1f}ms after 'vigilctl stop' of its parent returned")
     assert took < DEATH_LIMIT, took
-    assert pid_alive(parent) and vigil.prog("parent")["state"] == "STOPPING"
-    vigil.wait_prog("parent", lambda p: p["state"] == "STOPPED", "STOPPED after stop_timeout", timeout=20)
+    assert pid_alive(parent) and vigil.program("parent")["state"] == "STOPPING"
+    vigil.wait_program("parent", lambda p: p["state"] == "STOPPED", "STOPPED after stop_timeout", timeout=20)
 
     r = vigil.ctl("start", "parent")
     assert r.returncode == 0, r.stderr
@@ -238,13 +238,13 @@ def test_stop_all_then_start_all_waits_for_bound_children(vigil):
     r = vigil.ctl("stop", "all")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     for name in ("parent", "kid"):
-        p = vigil.prog(name)
+        p = vigil.program(name)
         assert p["state"] == "STOPPED" and p["pid"] is None, p
     r = vigil.ctl("start", "all")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     # start all returned only once both run: no waiting needed here
     for name, old in (("parent", parent), ("kid", kid)):
-        p = vigil.prog(name)
+        p = vigil.program(name)
         assert p["state"] == "RUNNING" and p["pid"] and p["pid"] != old, p
 
 
@@ -253,12 +253,12 @@ def test_daemon_child_started_by_hand_follows_its_parent(vigil):
     comes back (new process) when its parent is restarted."""
     vigil.start(pair(vigil, kid_extra="autostart = no"))
     vigil.wait_running("parent")
-    kid = vigil.prog("kid")
+    kid = vigil.program("kid")
     assert kid["state"] == "STOPPED" and kid["pid"] is None, kid
     r = vigil.ctl("start", "kid")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     kid = vigil.wait_running("kid")["pid"]
-    parent = vigil.prog("parent")["pid"]
+    parent = vigil.program("parent")["pid"]
     r = vigil.ctl("restart", "parent")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     vigil.wait_running("parent", not_pid=parent)

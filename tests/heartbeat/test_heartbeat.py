@@ -3,7 +3,7 @@
 import signal
 import time
 
-from conftest import pid_alive, read_kv, wait_for
+from vigiltest import command, pid_alive, read_kv, wait_for
 
 # How late the heartbeat signal may arrive after a deadline. DESIGN says
 # vigild detects "within a few milliseconds" (measured: 1-3 ms when idle);
@@ -26,7 +26,7 @@ def signal_event(events, pid, sig=None):
 def test_pings_keep_a_program_alive(vigil):
     vigil.start(f"""
 [program:pinger]
-command = {vigil.worker("-o", vigil.path("ev"), "-i", "150")}
+command = {command("notify-worker", "-o", vigil.path("ev"), "-i", "150")}
 start_secs = 0
 heartbeat_timeout = 1s
 """)
@@ -35,7 +35,7 @@ heartbeat_timeout = 1s
     # Four heartbeat periods; every observation must show the same process.
     end = time.monotonic() + 4.0
     while time.monotonic() < end:
-        p = vigil.prog("pinger")
+        p = vigil.program("pinger")
         assert p["state"] == "RUNNING" and p["pid"] == pid, p
         assert p["restarts"] == 0 and p["last_exit"] is None, p
         time.sleep(0.1)
@@ -48,7 +48,7 @@ heartbeat_timeout = 1s
 def test_silence_restarts_within_the_timeout(vigil):
     vigil.start(f"""
 [program:quiet]
-command = {vigil.worker("-o", vigil.path("ev"), "-p", "3", "-i", "100")}
+command = {command("notify-worker", "-o", vigil.path("ev"), "-p", "3", "-i", "100")}
 start_secs = 0
 heartbeat_timeout = 1s
 """)
@@ -73,7 +73,7 @@ def test_heartbeat_signal_comes_before_sigkill(vigil):
     # follows after stop_timeout can end it.
     vigil.start(f"""
 [program:hung]
-command = {vigil.worker("-o", vigil.path("ev"), "-p", "2", "-i", "100", "--survive", "10")}
+command = {command("notify-worker", "-o", vigil.path("ev"), "-p", "2", "-i", "100", "--survive", "10")}
 start_secs = 0
 heartbeat_timeout = 1s
 heartbeat_signal = USR1
@@ -97,17 +97,16 @@ stop_timeout = 1500ms
 
 def test_watchdog_env_reaches_the_child(vigil):
     # vigild's own systemd variables must not leak to its programs.
-    vigil.extra_env = {"WATCHDOG_USEC": "999999", "WATCHDOG_PID": "1"}
     vigil.start(f"""
 [program:hb]
-command = {vigil.worker("--env-out", vigil.path("env-hb"), "-i", "100")}
+command = {command("notify-worker", "--env-out", vigil.path("env-hb"), "-i", "100")}
 start_secs = 0
 heartbeat_timeout = 1500ms
 
 [program:plain]
-command = {vigil.worker("--env-out", vigil.path("env-plain"), "-p", "0")}
+command = {command("notify-worker", "--env-out", vigil.path("env-plain"), "-p", "0")}
 start_secs = 0
-""")
+""", env={"WATCHDOG_USEC": "999999", "WATCHDOG_PID": "1"})
     hb = vigil.wait_running("hb")
     plain = vigil.wait_running("plain")
     env = wait_for(lambda: read_kv(vigil.path("env-hb")), what="the hb worker's env file")
@@ -129,27 +128,27 @@ start_secs = 0
 def test_last_ping_age(vigil):
     vigil.start(f"""
 [program:late]
-command = {vigil.worker("-o", vigil.path("ev"), "-i", "100", "--ping-when-file", vigil.path("go"))}
+command = {command("notify-worker", "-o", vigil.path("ev"), "-i", "100", "--ping-when-file", vigil.path("go"))}
 start_secs = 0
 heartbeat_timeout = 30s
 """)
     p = vigil.wait_running("late")
     assert p["heartbeat"] == {"timeout_s": 30.0, "last_ping_age_s": None}, p
     vigil.touch("go")
-    p = vigil.wait_prog("late", lambda p: p["heartbeat"]["last_ping_age_s"] is not None, "a first ping")
+    p = vigil.wait_program("late", lambda p: p["heartbeat"]["last_ping_age_s"] is not None, "a first ping")
     age = p["heartbeat"]["last_ping_age_s"]
     assert 0 <= age < 1.0, p
     # it stays small while pings keep coming (one every 0.1s)
     for _ in range(5):
         time.sleep(0.2)
-        age = vigil.prog("late")["heartbeat"]["last_ping_age_s"]
+        age = vigil.program("late")["heartbeat"]["last_ping_age_s"]
         assert 0 <= age < 1.0, age
 
 
 def test_watchdog_trigger_restarts_at_once(vigil):
     vigil.start(f"""
 [program:trig]
-command = {vigil.worker("-o", vigil.path("ev"), "-i", "100", "--trigger-when-file", vigil.path("trigger"))}
+command = {command("notify-worker", "-o", vigil.path("ev"), "-i", "100", "--trigger-when-file", vigil.path("trigger"))}
 start_secs = 0
 heartbeat_timeout = 30s
 """)
@@ -170,13 +169,13 @@ heartbeat_timeout = 30s
 def test_watchdog_usec_changes_the_timeout(vigil):
     vigil.start(f"""
 [program:short]
-command = {vigil.worker("-o", vigil.path("ev"), "-i", "100", "--watchdog-usec", "1500000",
-                        "--silent-when-file", vigil.path("quiet"))}
+command = {command("notify-worker", "-o", vigil.path("ev"), "-i", "100", "--watchdog-usec", "1500000",
+                   "--silent-when-file", vigil.path("quiet"))}
 start_secs = 0
 heartbeat_timeout = 30s
 """)
-    p = vigil.wait_prog("short", lambda p: p["state"] == "RUNNING" and p["heartbeat"]["timeout_s"] == 1.5,
-                        "heartbeat.timeout_s 1.5 after WATCHDOG_USEC=1500000")
+    p = vigil.wait_program("short", lambda p: p["state"] == "RUNNING" and p["heartbeat"]["timeout_s"] == 1.5,
+                           "heartbeat.timeout_s 1.5 after WATCHDOG_USEC=1500000")
     pid = p["pid"]
     t0 = vigil.touch("quiet")
     p = vigil.wait_running("short", not_pid=pid, timeout=15)

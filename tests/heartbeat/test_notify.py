@@ -5,7 +5,6 @@ import array
 import os
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -13,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import VIGILCTL, wait_for
+from vigiltest import VIGILCTL, command, wait_for
 
 LATE = 0.6  # see test_heartbeat.py
 
@@ -22,7 +21,7 @@ def stays_running(vigil, name, pid, seconds, check=None):
     """Asserts name keeps running as pid for `seconds` (observed every 0.1s)."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        p = vigil.prog(name)
+        p = vigil.program(name)
         assert p["state"] == "RUNNING" and p["pid"] == pid, p
         if check:
             check(p)
@@ -54,12 +53,12 @@ class Pinger(threading.Thread):
 def test_pings_from_an_unrelated_process_are_ignored(vigil):
     vigil.start(f"""
 [program:silent]
-command = {vigil.worker("-o", vigil.path("ev"), "-p", "0")}
+command = {command("notify-worker", "-o", vigil.path("ev"), "-p", "0")}
 start_secs = 0
 heartbeat_timeout = 1s
 
 [program:silent-all]
-command = {vigil.worker("-o", vigil.path("ev-all"), "-p", "0")}
+command = {command("notify-worker", "-o", vigil.path("ev-all"), "-p", "0")}
 start_secs = 0
 heartbeat_timeout = 1s
 notify_access = all
@@ -89,13 +88,13 @@ notify_access = all
 def test_notify_access_all_accepts_a_grandchild_main_does_not(vigil):
     vigil.start(f"""
 [program:grand-all]
-command = {vigil.worker("-o", vigil.path("ev-all"), "-i", "100", "--grandchild")}
+command = {command("notify-worker", "-o", vigil.path("ev-all"), "-i", "100", "--grandchild")}
 start_secs = 0
 heartbeat_timeout = 1s
 notify_access = all
 
 [program:grand-main]
-command = {vigil.worker("-o", vigil.path("ev-main"), "-i", "100", "--grandchild")}
+command = {command("notify-worker", "-o", vigil.path("ev-main"), "-i", "100", "--grandchild")}
 start_secs = 0
 heartbeat_timeout = 1s
 notify_access = main
@@ -152,13 +151,13 @@ def test_vigilctl_ping_without_notify_socket():
 def test_status_text_shows_in_api_and_vigilctl(vigil):
     vigil.start(f"""
 [program:web]
-command = {vigil.worker("-i", "100", "--status", "serving 12 clients")}
+command = {command("notify-worker", "-i", "100", "--status", "serving 12 clients")}
 start_secs = 0
 heartbeat_timeout = 2s
 """)
-    p = vigil.wait_prog("web", lambda p: p["status"] == "serving 12 clients", "its STATUS= text")
+    p = vigil.wait_program("web", lambda p: p["status"] == "serving 12 clients", "its STATUS= text")
     assert p["state"] == "RUNNING", p
-    _, body = vigil.api("GET", "/v1/programs")
+    body = vigil.get("/v1/programs").json()
     assert [q["status"] for q in body["programs"] if q["name"] == "web"] == ["serving 12 clients"]
     r = vigil.ctl("status")
     assert r.returncode == 0, r.stderr
@@ -184,7 +183,8 @@ def send(path, data, fds=None):
 def test_malformed_datagrams_do_not_hurt(vigil):
     vigil.start(f"""
 [program:junk]
-command = {vigil.worker("-o", vigil.path("ev"), "-i", "100", "--junk", "--silent-when-file", vigil.path("quiet"))}
+command = {command("notify-worker", "-o", vigil.path("ev"), "-i", "100", "--junk",
+                   "--silent-when-file", vigil.path("quiet"))}
 start_secs = 0
 heartbeat_timeout = 1s
 """)
@@ -204,8 +204,8 @@ heartbeat_timeout = 1s
     # ...its last STATUS= was the 4096-byte datagram: kept, truncated, valid JSON
     assert status is not None and len(status) == 255 and status.startswith("A" * 93), status
     assert not [e for e in vigil.events("ev") if e["event"] == "junk-send-failed" and e["len"] in ("4096",)]
-    status_code, health = vigil.api("GET", "/healthz")
-    assert status_code == 200, health
+    health = vigil.get("/healthz")
+    assert health.status == 200, health
     # ...and silence still restarts it
     vigil.touch("quiet")
     p = vigil.wait_running("junk", not_pid=pid, timeout=10)
@@ -219,7 +219,7 @@ def vigild_fds(vigil):
 def test_passed_fds_are_closed(vigil):
     vigil.start(f"""
 [program:w]
-command = {vigil.worker("-i", "100")}
+command = {command("notify-worker", "-i", "100")}
 start_secs = 0
 heartbeat_timeout = 2s
 """)
@@ -257,7 +257,7 @@ heartbeat_timeout = 2s
         for r, _ in pipes:
             os.close(r)
     wait_for(lambda: vigild_fds(vigil) <= baseline, what=f"vigild's fd count back to {baseline}")
-    assert vigil.prog("w")["pid"] == pid
+    assert vigil.program("w")["pid"] == pid
 
 
 @pytest.mark.skipif(not shutil.which("systemd-notify"), reason="systemd-notify not installed")
@@ -266,7 +266,7 @@ def test_systemd_notify_does_not_wait(vigil):
     waits for vigild to close it: it must return at once."""
     vigil.start(f"""
 [program:w]
-command = {vigil.worker("-i", "100")}
+command = {command("notify-worker", "-i", "100")}
 start_secs = 0
 heartbeat_timeout = 2s
 """)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from vigiltest import command, wait_for
 
 PINGERS = 4
 TIMEOUT_S = 1.0
@@ -18,7 +18,7 @@ STALL_S = 3 * TIMEOUT_S  # every deadline passes during the stall
 def start_pingers(vigil):
     programs = "".join(f"""
 [program:p{i}]
-command = {vigil.worker("-o", vigil.path(f"ev{i}"), "-i", "200")}
+command = {command("notify-worker", "-o", vigil.path(f"ev{i}"), "-i", "200")}
 start_secs = 0
 heartbeat_timeout = {TIMEOUT_S}s
 """ for i in range(PINGERS))
@@ -44,10 +44,10 @@ def assert_nobody_blamed(vigil, pids):
     end = time.monotonic() + 2 * TIMEOUT_S
     while time.monotonic() < end:
         for name, pid in pids.items():
-            p = vigil.prog(name)
+            p = vigil.program(name)
             assert p["pid"] == pid and p["restarts"] == 0, p
         time.sleep(0.1)
-    log = vigil.log_text()
+    log = vigil.log()
     assert "no heartbeat" not in log, log[-3000:]
     assert log.count("did not run for") == 1, log[-3000:]
 
@@ -64,7 +64,7 @@ def test_stall_of_vigild_blames_nobody(vigil, programs_frozen):
     time.sleep(STALL_S)
     os.kill(vigil.proc.pid, signal.SIGCONT)
     if programs_frozen:
-        wait_for(lambda: "did not run for" in vigil.log_text(), what="vigild to log its stall")
+        wait_for(lambda: "did not run for" in vigil.log(), what="vigild to log its stall")
         for pid in pids.values():
             os.kill(pid, signal.SIGCONT)
     assert_nobody_blamed(vigil, pids)
@@ -76,7 +76,7 @@ def test_a_real_hang_after_a_stall_is_still_caught(vigil):
     time.sleep(STALL_S)
     os.kill(pids["p0"], signal.SIGSTOP)  # p0 hangs for real, from now on
     os.kill(vigil.proc.pid, signal.SIGCONT)
-    p = vigil.wait_prog("p0", lambda p: p["restarts"] >= 1, "p0 to be restarted for its silence")
+    p = vigil.wait_program("p0", lambda p: p["restarts"] >= 1, "p0 to be restarted for its silence")
     assert p["last_exit"]["cause"] == "heartbeat", p
     for name in ("p1", "p2", "p3"):
-        assert vigil.prog(name)["restarts"] == 0
+        assert vigil.program(name)["restarts"] == 0
