@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "output.h"
 #include "program.h"
+#include "program_spawn.h"
 #include "reaper.h"
 #include "reload.h"
 #include "sd.h"
@@ -156,6 +157,7 @@ static int run(struct config *config)
 	if (ctl_server_init(config, activated_socket()) < 0 || notify_init(notify_path) < 0 ||
 	    supervisor_init(config) < 0)
 		return EXIT_FAILURE_RUNTIME;
+	program_spawn_set_notify_path(notify_socket_path());
 	/* after the ctl socket: a vigild already running on it refused us
 	 * before we could kill its programs as a predecessor's leftovers */
 	cgroup_init(config->socket);

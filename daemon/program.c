@@ -40,8 +40,8 @@
 #include "guard.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "program_spawn.h"
 #include "reaper.h"
-#include "spawn.h"
 #include "supervisor.h"
 #include "vigild.h"
 
@@ -211,7 +211,7 @@ static void proc_spawn(struct proc *p)
 	pid_t pid;
 
 	p->heartbeat_timeout = p->cfg->heartbeat_timeout;
-	pid = spawn_process(p, err, sizeof(err), &errnum);
+	pid = program_spawn(p, err, sizeof(err), &errnum);
 	if (pid < 0) {
 		free(p->spawn_error);
 		p->spawn_error = strdup(err);

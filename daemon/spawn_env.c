@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notify.h"
 #include "program.h"
 
 extern char **environ;
@@ -69,10 +68,11 @@ static void env_putf(struct env *e, const char *fmt, ...)
 	env_put(e, kv);
 }
 
-char **spawn_env_build(const struct proc *p, char *err, size_t errlen)
+char **spawn_env_build(const struct proc *p, const char *notify_path, char **pid_slot, char *err, size_t errlen)
 {
 	struct env e = { 0 };
 
+	*pid_slot = NULL;
 	for (char **v = environ; *v; v++)
 		if (!env_is_private(*v))
 			env_put(&e, strdup(*v));
@@ -89,12 +89,17 @@ char **spawn_env_build(const struct proc *p, char *err, size_t errlen)
 	}
 	/* last, so `environment` cannot replace the notify contract (nor the
 	 * reserved WATCHDOG_PID= slot the child writes its pid into) */
-	if (notify_socket_path())
-		env_putf(&e, "NOTIFY_SOCKET=%s", notify_socket_path());
+	if (notify_path)
+		env_putf(&e, "NOTIFY_SOCKET=%s", notify_path);
 	if (p->heartbeat_timeout > 0) {
 		env_putf(&e, "WATCHDOG_USEC=%lld", (long long)p->heartbeat_timeout);
-		/* the pid is unknown until fork: the child writes it in here */
+		/* the pid is unknown until the clone: the child writes it in here */
 		env_putf(&e, "%s%-20s", SPAWN_WATCHDOG_PID, "");
+		/* this slot only: a WATCHDOG_PID= of `environment` (without a
+		 * heartbeat) is the user's, and may be too short */
+		for (char **v = e.vars; *v && !*pid_slot; v++)
+			if (strncmp(*v, SPAWN_WATCHDOG_PID, sizeof(SPAWN_WATCHDOG_PID) - 1) == 0)
+				*pid_slot = *v + sizeof(SPAWN_WATCHDOG_PID) - 1;
 	}
 	return e.vars;
 }

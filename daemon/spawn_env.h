@@ -10,9 +10,12 @@ struct proc;
 #define SPAWN_WATCHDOG_PID "WATCHDOG_PID="
 
 /* vigild's environment without what belongs to vigild's own supervisor
- * (NOTIFY_SOCKET, LISTEN_FDS, ...), plus VIGIL_* names, the notify
- * contract for this child, and the program's `environment`, which wins.
- * Returns a NULL-terminated malloc'd array, or NULL with err set. */
-char **spawn_env_build(const struct proc *p, char *err, size_t errlen);
+ * (NOTIFY_SOCKET, LISTEN_FDS, ...), plus VIGIL_* names, the program's
+ * `environment`, and the notify contract for this child, which wins:
+ * NOTIFY_SOCKET=notify_path (none when NULL) and, with a heartbeat,
+ * WATCHDOG_USEC and the WATCHDOG_PID= slot, whose 20 spaces *pid_slot
+ * points to (NULL without a heartbeat). Returns a NULL-terminated
+ * malloc'd array, or NULL with err set. */
+char **spawn_env_build(const struct proc *p, const char *notify_path, char **pid_slot, char *err, size_t errlen);
 
 #endif
