@@ -25,6 +25,7 @@
 #include "heartbeat.h"
 #include "output.h"
 #include "program.h"
+#include "program_spawn.h"
 #include "reaper.h"
 #include "reload.h"
 #include "sd.h"
@@ -160,6 +161,7 @@ static int run(struct config *config)
 	/* a deadline is judged only after the pings already queued were read */
 	heartbeat_set_actions(&(struct heartbeat_actions){ .drain = notify_drain,
 							   .lost = proc_heartbeat_deadline_passed });
+	program_spawn_set_notify_path(notify_socket_path());
 	/* after the ctl socket: a vigild already running on it refused us
 	 * before we could kill its programs as a predecessor's leftovers */
 	cgroup_init(config->socket);

@@ -28,16 +28,16 @@
 #include "guard.h"
 #include "heartbeat.h"
 #include "log.h"
-#include "spawn.h"
+#include "program_spawn.h"
 #include "vigild.h"
 
-static struct proc_hooks hooks = { .spawn = spawn_process, .signal = kill };
+static struct proc_hooks hooks = { .spawn = program_spawn, .signal = kill };
 
 void proc_set_hooks(const struct proc_hooks *h)
 {
 	hooks.state_changed = h->state_changed;
 	hooks.pid_changed = h->pid_changed;
-	hooks.spawn = h->spawn ? h->spawn : spawn_process;
+	hooks.spawn = h->spawn ? h->spawn : program_spawn;
 	hooks.signal = h->signal ? h->signal : kill;
 }
 

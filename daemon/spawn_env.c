@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notify.h"
-#include "program.h"
+#include "config.h"
 
 extern char **environ;
 
@@ -69,18 +68,20 @@ static void env_putf(struct env *e, const char *fmt, ...)
 	env_put(e, kv);
 }
 
-char **spawn_env_build(const struct proc *p, char *err, size_t errlen)
+char **spawn_env_build(const struct spawn_env_for *who, char **pid_slot, char *err, size_t errlen)
 {
+	const char *notify_path = who->notify_path;
 	struct env e = { 0 };
 
+	*pid_slot = NULL;
 	for (char **v = environ; *v; v++)
 		if (!env_is_private(*v))
 			env_put(&e, strdup(*v));
-	env_putf(&e, "VIGIL_PROGRAM=%s", p->cfg->name);
-	env_putf(&e, "VIGIL_PROCESS_NAME=%s", p->name);
-	env_putf(&e, "VIGIL_PROCESS_NUM=%d", p->instance);
-	for (char **v = p->cfg->environment; v && *v; v++) {
-		char *kv = expand_program_vars(*v, p->cfg->name, p->instance, err, errlen);
+	env_putf(&e, "VIGIL_PROGRAM=%s", who->cfg->name);
+	env_putf(&e, "VIGIL_PROCESS_NAME=%s", who->name);
+	env_putf(&e, "VIGIL_PROCESS_NUM=%d", who->instance);
+	for (char **v = who->cfg->environment; v && *v; v++) {
+		char *kv = expand_program_vars(*v, who->cfg->name, who->instance, err, errlen);
 		if (!kv) {
 			argv_free(e.vars);
 			return NULL;
@@ -89,12 +90,17 @@ char **spawn_env_build(const struct proc *p, char *err, size_t errlen)
 	}
 	/* last, so `environment` cannot replace the notify contract (nor the
 	 * reserved WATCHDOG_PID= slot the child writes its pid into) */
-	if (notify_socket_path())
-		env_putf(&e, "NOTIFY_SOCKET=%s", notify_socket_path());
-	if (p->hb.timeout > 0) {
-		env_putf(&e, "WATCHDOG_USEC=%lld", (long long)p->hb.timeout);
-		/* the pid is unknown until fork: the child writes it in here */
+	if (notify_path)
+		env_putf(&e, "NOTIFY_SOCKET=%s", notify_path);
+	if (who->watchdog_usec > 0) {
+		env_putf(&e, "WATCHDOG_USEC=%lld", (long long)who->watchdog_usec);
+		/* the pid is unknown until the clone: the child writes it in here */
 		env_putf(&e, "%s%-20s", SPAWN_WATCHDOG_PID, "");
+		/* this slot only: a WATCHDOG_PID= of `environment` (without a
+		 * heartbeat) is the user's, and may be too short */
+		for (char **v = e.vars; *v && !*pid_slot; v++)
+			if (strncmp(*v, SPAWN_WATCHDOG_PID, sizeof(SPAWN_WATCHDOG_PID) - 1) == 0)
+				*pid_slot = *v + sizeof(SPAWN_WATCHDOG_PID) - 1;
 	}
 	return e.vars;
 }
