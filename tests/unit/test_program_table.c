@@ -90,6 +90,7 @@ static int setup(void **state)
 	unlink(path);
 	if (!config)
 		fail_msg("config: %s", errors);
+	free(errors);
 	proc_set_hooks(&hooks);
 	return 0;
 }
