@@ -1,6 +1,16 @@
+/* A process's JSON is written straight into the reply's evbuffer. Built
+ * as a jansson tree (a dozen allocations and a hash table per process)
+ * and then printed, GET /v1/programs at 1000 processes spent nearly all
+ * of its time allocating, hashing and freeing: here a process costs a few
+ * memcpy and no allocation. The bytes are those json_dumps(JSON_COMPACT)
+ * printed for the tree (tests/unit/test_ctl_json.c keeps that tree as the
+ * reference). Strings that need escaping still go through jansson, so its
+ * escaping rules stay the rules. */
 #include "ctl_json.h"
 
 #include <event2/buffer.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,59 +36,207 @@ json_t *text_or_null(const char *s)
 	return j;
 }
 
-static json_t *seconds(int64_t usec)
+/* Output gathers here and goes to the evbuffer a few KB at a time: one
+ * evbuffer_add per field would cost more than the formatting. */
+struct json_writer {
+	struct evbuffer *out;
+	size_t len;
+	char buf[4096];
+};
+
+static void writer_flush(struct json_writer *w)
 {
-	return json_real((double)usec / USEC_PER_SEC);
+	evbuffer_add(w->out, w->buf, w->len);
+	w->len = 0;
 }
 
-static json_t *last_exit_to_json(const struct last_exit *le)
+static void writer_put(struct json_writer *w, const char *s, size_t n)
 {
-	if (!le->set)
-		return json_null();
-	return json_pack("{s:s, s:o, s:o}", "cause", exit_cause_name(le->cause), "code",
-			 le->code >= 0 ? json_integer(le->code) : json_null(), "signal",
-			 le->signo ? json_integer(le->signo) : json_null());
+	if (n > sizeof(w->buf) - w->len) {
+		writer_flush(w);
+		if (n > sizeof(w->buf)) {
+			evbuffer_add(w->out, s, n);
+			return;
+		}
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
 }
 
-static json_t *heartbeat_to_json(const struct proc *p, int64_t now)
+#define writer_lit(w, lit) writer_put((w), (lit), sizeof(lit) - 1)
+
+static void writer_int(struct json_writer *w, long long v)
+{
+	char digits[24], *end = digits + sizeof(digits), *d = end;
+	/* in unsigned arithmetic, so LLONG_MIN has a magnitude too */
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--d = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--d = '-';
+	writer_put(w, d, (size_t)(end - d));
+}
+
+/* Printed as jansson prints a real (jsonp_dtostr): %.17g, with ".0" when
+ * that reads as an integer and no '+' or leading zeros in the exponent. */
+static void writer_real(struct json_writer *w, double v)
+{
+	char text[40], *e;
+	int n = snprintf(text, sizeof(text) - 2, "%.17g", v);
+	size_t len = n > 0 ? (size_t)n : 0;
+
+	if (!strchr(text, '.') && !strchr(text, 'e')) {
+		memcpy(text + len, ".0", 3);
+		len += 2;
+	}
+	if ((e = strchr(text, 'e'))) {
+		char *digits = e + 1 + (e[1] == '-' || e[1] == '+'), *from = digits;
+		if (e[1] == '+')
+			digits--;
+		while (*from == '0' && from[1])
+			from++;
+		memmove(digits, from, strlen(from) + 1);
+		len = strlen(text);
+	}
+	writer_put(w, text, len);
+}
+
+static void writer_seconds(struct json_writer *w, int64_t usec)
+{
+	writer_real(w, (double)usec / USEC_PER_SEC);
+}
+
+/* Printable ASCII but '"' and '\\' needs no escaping: the usual case,
+ * written as it is. Anything else (control bytes, UTF-8, bytes that are
+ * not UTF-8) is escaped and cleaned by jansson, as before. */
+static void writer_text(struct json_writer *w, const char *s)
+{
+	const unsigned char *c = (const unsigned char *)s;
+	json_t *j;
+	char *text;
+
+	if (!s) {
+		writer_lit(w, "null");
+		return;
+	}
+	while (*c >= 0x20 && *c < 0x80 && *c != '"' && *c != '\\')
+		c++;
+	if (!*c) {
+		writer_lit(w, "\"");
+		writer_put(w, s, (size_t)((const char *)c - s));
+		writer_lit(w, "\"");
+		return;
+	}
+	j = text_or_null(s);
+	text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	if (text)
+		writer_put(w, text, strlen(text));
+	else
+		writer_lit(w, "null");
+	free(text);
+	json_decref(j);
+}
+
+static void writer_last_exit(struct json_writer *w, const struct last_exit *le)
+{
+	if (!le->set) {
+		writer_lit(w, "null");
+		return;
+	}
+	writer_lit(w, "{\"cause\":");
+	writer_text(w, exit_cause_name(le->cause));
+	writer_lit(w, ",\"code\":");
+	if (le->code >= 0)
+		writer_int(w, le->code);
+	else
+		writer_lit(w, "null");
+	writer_lit(w, ",\"signal\":");
+	if (le->signo)
+		writer_int(w, le->signo);
+	else
+		writer_lit(w, "null");
+	writer_lit(w, "}");
+}
+
+static void writer_heartbeat(struct json_writer *w, const struct proc *p, int64_t now)
 {
 	int64_t timeout = p->pid ? p->heartbeat_timeout : p->cfg->heartbeat_timeout;
 
-	if (timeout == 0)
-		return json_null();
-	return json_pack("{s:o, s:o}", "timeout_s", seconds(timeout), "last_ping_age_s",
-			 p->pid && p->last_ping ? seconds(now - p->last_ping) : json_null());
+	if (timeout == 0) {
+		writer_lit(w, "null");
+		return;
+	}
+	writer_lit(w, "{\"timeout_s\":");
+	writer_seconds(w, timeout);
+	writer_lit(w, ",\"last_ping_age_s\":");
+	if (p->pid && p->last_ping)
+		writer_seconds(w, now - p->last_ping);
+	else
+		writer_lit(w, "null");
+	writer_lit(w, "}");
 }
 
-json_t *proc_to_json(const struct proc *p, int64_t now)
+/* The fields in the order of DESIGN.md's "ctl protocol". */
+static void writer_proc(struct json_writer *w, const struct proc *p, int64_t now)
 {
 	const struct program_config *pc = p->cfg;
 
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:I}",
-			 "name", p->name,
-			 "program", pc->name,
-			 "instance", p->instance,
-			 "state", state_name(p->state),
-			 "pid", p->pid ? json_integer(p->pid) : json_null(),
-			 "uptime_s", seconds(p->pid ? now - p->started_at : 0),
-			 "restarts", (json_int_t)p->restarts,
-			 "last_exit", last_exit_to_json(&p->last_exit),
-			 "heartbeat", heartbeat_to_json(p, now),
-			 "status", text_or_null(p->status_text),
-			 "daemon", pc->daemon,
-			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null(),
-			 "output_lost_bytes", (json_int_t)p->output.lost_bytes);
+	writer_lit(w, "{\"name\":");
+	writer_text(w, p->name);
+	writer_lit(w, ",\"program\":");
+	writer_text(w, pc->name);
+	writer_lit(w, ",\"instance\":");
+	writer_int(w, p->instance);
+	writer_lit(w, ",\"state\":");
+	writer_text(w, state_name(p->state));
+	writer_lit(w, ",\"pid\":");
+	if (p->pid)
+		writer_int(w, p->pid);
+	else
+		writer_lit(w, "null");
+	writer_lit(w, ",\"uptime_s\":");
+	writer_seconds(w, p->pid ? now - p->started_at : 0);
+	writer_lit(w, ",\"restarts\":");
+	writer_int(w, p->restarts);
+	writer_lit(w, ",\"last_exit\":");
+	writer_last_exit(w, &p->last_exit);
+	writer_lit(w, ",\"heartbeat\":");
+	writer_heartbeat(w, p, now);
+	writer_lit(w, ",\"status\":");
+	writer_text(w, p->status_text);
+	writer_lit(w, ",\"daemon\":");
+	if (pc->daemon)
+		writer_lit(w, "true");
+	else
+		writer_lit(w, "false");
+	writer_lit(w, ",\"bind_to\":");
+	writer_text(w, pc->bind_to);
+	writer_lit(w, ",\"output_lost_bytes\":");
+	/* as json_int_t, as before: a count past 2^63 would print negative */
+	writer_int(w, (long long)p->output.lost_bytes);
+	writer_lit(w, "}");
+}
+
+void proc_write_json(struct evbuffer *out, const struct proc *p, int64_t now)
+{
+	struct json_writer w = { .out = out };
+
+	writer_proc(&w, p, now);
+	writer_flush(&w);
 }
 
 void procs_write_json(struct evbuffer *out, struct proc *const *procs, size_t n, int64_t now)
 {
-	evbuffer_add_printf(out, "{\"programs\": [");
+	struct json_writer w = { .out = out };
+
+	writer_lit(&w, "{\"programs\": [");
 	for (size_t i = 0; i < n; i++) {
-		json_t *one = proc_to_json(procs[i], now);
-		char *text = json_dumps(one, JSON_COMPACT);
-		evbuffer_add_printf(out, "%s%s", i ? ", " : "", text ? text : "{}");
-		free(text);
-		json_decref(one);
+		if (i)
+			writer_lit(&w, ", ");
+		writer_proc(&w, procs[i], now);
 	}
-	evbuffer_add_printf(out, "]}\n");
+	writer_lit(&w, "]}\n");
+	writer_flush(&w);
 }
