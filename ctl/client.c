@@ -7,23 +7,33 @@
 
 #define CTL_REPLY_MAX (64u << 20)
 
+/* libcurl's receive buffer: a status reply at 1000 programs is ~220 KB,
+ * which the default 16 KB buffer takes in 14 reads and callbacks. */
+#define CTL_RECV_BUFFER (256 * 1024L)
+
 struct body {
 	char *data;
-	size_t len;
+	size_t len, cap;
 };
 
 static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct body *b = arg;
 	size_t n = size * nmemb;
-	char *grown;
 
 	if (b->len + n > CTL_REPLY_MAX)
 		return 0;
-	grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	b->data = grown;
+	/* doubling: growing by each chunk would copy the body over and over */
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64 * 1024;
+		char *grown;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(grown = realloc(b->data, cap)))
+			return 0;
+		b->data = grown;
+		b->cap = cap;
+	}
 	memcpy(b->data + b->len, ptr, n);
 	b->len += n;
 	b->data[b->len] = '\0';
@@ -50,6 +60,7 @@ int ctl_call(const char *socket_path, const char *method, const char *path, stru
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, CTL_RECV_BUFFER);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	if (strcmp(method, "POST") == 0) {

@@ -129,8 +129,15 @@ static int cmd_status(struct ctl *c)
 	}
 	if (c->json) {
 		json_t *doc = json_pack("{s:O}", "programs", all);
-		json_dumpf(doc, stdout, JSON_INDENT(2));
+		/* into memory, then one write: json_dumpf makes a stdio call per
+		 * token, tens of thousands at 1000 programs */
+		char *text = json_dumps(doc, JSON_INDENT(2));
+		if (text)
+			fputs(text, stdout);
+		else
+			json_dumpf(doc, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
+		free(text);
 		json_decref(doc);
 	} else {
 		table_print(stdout, all);
