@@ -2,9 +2,10 @@
  * replaced: a jansson tree built with json_pack, kept here as the
  * reference (reference_proc). For every process, tricky or random, the
  * writer's text must parse (strictly) to an object equal to the
- * reference's, with the same keys in the same order and the same types,
- * and print as the same bytes. A field added to the writer belongs in
- * reference_proc too. */
+ * reference's, with the same keys in the same order and the same types.
+ * The text is the reference's byte for byte but for the seconds, which
+ * are exact decimals instead of %.17g (test_seconds_*). A field added to
+ * the writer belongs in reference_proc too. */
 #define _GNU_SOURCE
 #include <event2/buffer.h>
 #include <limits.h>
@@ -133,13 +134,10 @@ static void assert_same_json(const char *text, json_t *reference)
 static void assert_proc_matches(const struct proc *p, int64_t now)
 {
 	json_t *reference = reference_proc(p, now);
-	char *text = writer_text_of(p, now), *expected;
+	char *text = writer_text_of(p, now);
 
 	assert_non_null(reference);
-	expected = json_dumps(reference, JSON_COMPACT);
 	assert_same_json(text, reference);
-	assert_string_equal(text, expected); /* the very bytes json_dumps printed */
-	free(expected);
 	free(text);
 	json_decref(reference);
 }
@@ -331,31 +329,103 @@ static void test_process_list(void **state)
 		procs[i] = &f[i].p;
 	}
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
-		struct evbuffer *buf = evbuffer_new(), *expected = evbuffer_new();
-		json_t *list = json_array();
-		char *text, *expected_text;
+		struct evbuffer *buf = evbuffer_new();
+		json_t *list = json_array(), *doc;
+		size_t len, separators = 0;
+		char *text;
 		assert_non_null(buf);
-		assert_non_null(expected);
-		evbuffer_add_printf(expected, "{\"programs\": [");
-		for (size_t i = 0; i < counts[c]; i++) {
-			json_t *one = reference_proc(procs[i], 77 * USEC_PER_SEC);
-			char *one_text = json_dumps(one, JSON_COMPACT);
-			evbuffer_add_printf(expected, "%s%s", i ? ", " : "", one_text);
-			free(one_text);
-			json_array_append_new(list, one);
-		}
-		evbuffer_add_printf(expected, "]}\n");
+		for (size_t i = 0; i < counts[c]; i++)
+			json_array_append_new(list, reference_proc(procs[i], 77 * USEC_PER_SEC));
+		doc = json_pack("{s:o}", "programs", list);
 		procs_write_json(buf, procs, counts[c], 77 * USEC_PER_SEC);
 		text = buffer_text(buf);
-		expected_text = buffer_text(expected);
-		assert_string_equal(text, expected_text);
-		json_t *doc = json_pack("{s:o}", "programs", list);
 		assert_same_json(text, doc);
+		len = strlen(text);
+		assert_true(strncmp(text, "{\"programs\": [", 14) == 0);
+		assert_string_equal(text + len - 3, "]}\n");
+		for (const char *sep = text; (sep = strstr(sep, "}, {\"name\":")); sep++)
+			separators++;
+		assert_int_equal(separators, counts[c] ? counts[c] - 1 : 0);
 		json_decref(doc);
 		free(text);
-		free(expected_text);
 		evbuffer_free(buf);
-		evbuffer_free(expected);
+	}
+}
+
+/* The text of "uptime_s" for a process that has run usec. */
+static void uptime_text(int64_t usec, char *out, size_t outlen)
+{
+	struct fixture f;
+	char *text, *start, *end;
+
+	fixture_init(&f, "w");
+	f.p.pid = 1;
+	f.p.started_at = -usec;
+	text = writer_text_of(&f.p, 0);
+	start = strstr(text, "\"uptime_s\":");
+	assert_non_null(start);
+	start += strlen("\"uptime_s\":");
+	end = strchr(start, ',');
+	assert_non_null(end);
+	assert_true((size_t)(end - start) < outlen);
+	snprintf(out, outlen, "%.*s", (int)(end - start), start);
+	free(text);
+}
+
+static void test_seconds_are_exact_decimals(void **state)
+{
+	static const struct {
+		int64_t usec;
+		const char *text;
+	} cases[] = {
+		{ 0, "0.0" },
+		{ 1, "0.000001" },
+		{ 10, "0.00001" },
+		{ 999999, "0.999999" },
+		{ 1000000, "1.0" },
+		{ 3000000, "3.0" },
+		{ 12500000, "12.5" },
+		{ 20890640, "20.89064" },
+		{ -1, "-0.000001" },
+		{ -12500000, "-12.5" },
+		{ (INT64_C(1) << 53), "9007199254.740992" },
+		{ -(INT64_C(1) << 53), "-9007199254.740992" },
+		/* past 2^53 (NULL): as jansson prints (double)usec / 10^6 */
+		{ (INT64_C(1) << 53) + 1, NULL },
+		{ (INT64_C(1) << 53) + 3, NULL },
+		{ INT64_MAX, NULL },
+		{ INT64_MIN + 1, NULL },
+	};
+	char text[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *real = json_real((double)cases[i].usec / USEC_PER_SEC);
+		char *jansson = json_dumps(real, JSON_ENCODE_ANY);
+		uptime_text(cases[i].usec, text, sizeof(text));
+		assert_string_equal(text, cases[i].text ? cases[i].text : jansson);
+		free(jansson);
+		json_decref(real);
+	}
+}
+
+/* Over every magnitude up to 2^53 and past it: the text reads back as
+ * the very double the reference sent, (double)usec / 10^6. */
+static void test_seconds_read_back_as_the_same_double(void **state)
+{
+	char text[64];
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		int64_t usec = (int64_t)(rng_next() % (UINT64_C(1) << (1 + i % 63)));
+		double expected = (double)usec / USEC_PER_SEC;
+		uptime_text(i % 5 ? usec : -usec, text, sizeof(text));
+		assert_true(strchr(text, '.') || strchr(text, 'e')); /* a real, not an integer */
+		if (i % 5 == 0)
+			expected = -expected;
+		if (strtod(text, NULL) != expected)
+			fail_msg("usec %lld: \"%s\" reads as %.17g, not %.17g", (long long)usec, text, strtod(text, NULL),
+				 expected);
 	}
 }
 
@@ -370,6 +440,8 @@ int main(void)
 		cmocka_unit_test(test_huge_numbers),
 		cmocka_unit_test(test_random_processes),
 		cmocka_unit_test(test_process_list),
+		cmocka_unit_test(test_seconds_are_exact_decimals),
+		cmocka_unit_test(test_seconds_read_back_as_the_same_double),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
