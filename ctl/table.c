@@ -88,7 +88,6 @@ static void table_add(struct table *t, size_t row, int col, const char *s)
 
 	s = s ? s : "";
 	n = strnlen(s, CELL_MAX - 1);
-
 	if (t->len + n > t->cap) {
 		t->cap = (t->len + n) * 2;
 		if (!(t->text = realloc(t->text, t->cap)))
@@ -124,7 +123,8 @@ static void table_add_row(struct table *t, size_t row, json_t *proc)
 	table_add(t, row, COL_STATUS, json_string_value(json_object_get(proc, "status")));
 }
 
-/* Each line as printf("%-*s  ") per column and the last as it is gave it. */
+/* The lines printf("%-*s  ", width, cell) for each column but the last,
+ * then the last cell and '\n', gave: one fwrite per line instead. */
 static void table_write(FILE *out, const struct table *t, size_t rows)
 {
 	size_t line_max = 1, pos;

@@ -80,26 +80,18 @@ static void writer_int(struct json_writer *w, long long v)
 	writer_put(w, d, (size_t)(end - d));
 }
 
-/* Printed as jansson prints a real (jsonp_dtostr): %.17g, with ".0" when
- * that reads as an integer and no '+' or leading zeros in the exponent. */
+/* As jansson prints a real (jsonp_dtostr): %.17g, and ".0" when that
+ * reads as an integer. Only seconds past 2^53 usec come here, 9e9 to
+ * 9.3e12: %.17g writes those without an exponent. */
 static void writer_real(struct json_writer *w, double v)
 {
-	char text[40], *e;
+	char text[40];
 	int n = snprintf(text, sizeof(text) - 2, "%.17g", v);
 	size_t len = n > 0 ? (size_t)n : 0;
 
 	if (!strchr(text, '.') && !strchr(text, 'e')) {
 		memcpy(text + len, ".0", 3);
 		len += 2;
-	}
-	if ((e = strchr(text, 'e'))) {
-		char *digits = e + 1 + (e[1] == '-' || e[1] == '+'), *from = digits;
-		if (e[1] == '+')
-			digits--;
-		while (*from == '0' && from[1])
-			from++;
-		memmove(digits, from, strlen(from) + 1);
-		len = strlen(text);
 	}
 	writer_put(w, text, len);
 }
@@ -110,7 +102,7 @@ static void writer_real(struct json_writer *w, double v)
  * double: below 2^53 both usec and 10^6 are exact doubles, IEEE division
  * rounds the exact quotient to the nearest double and strtod rounds the
  * exact decimal to the nearest double. Shorter to send and parse, and
- * a tenth of the cost of %.17g. Past 2^53 usec (285 years), %.17g. */
+ * no printf. Past 2^53 usec (285 years), %.17g. */
 static void writer_seconds(struct json_writer *w, int64_t usec)
 {
 	const int64_t exact = INT64_C(1) << 53;

@@ -393,6 +393,7 @@ static void test_seconds_are_exact_decimals(void **state)
 		/* past 2^53 (NULL): as jansson prints (double)usec / 10^6 */
 		{ (INT64_C(1) << 53) + 1, NULL },
 		{ (INT64_C(1) << 53) + 3, NULL },
+		{ INT64_C(10000000000000000), NULL }, /* 1e10 s: %.17g has no '.' */
 		{ INT64_MAX, NULL },
 		{ INT64_MIN + 1, NULL },
 	};
