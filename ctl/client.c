@@ -7,10 +7,6 @@
 
 #define CTL_REPLY_MAX (64u << 20)
 
-/* libcurl's receive buffer: a status reply at 1000 programs is ~220 KB,
- * which the default 16 KB buffer takes in 14 reads and callbacks. */
-#define CTL_RECV_BUFFER (256 * 1024L)
-
 struct body {
 	char *data;
 	size_t len, cap;
@@ -60,7 +56,6 @@ int ctl_call(const char *socket_path, const char *method, const char *path, stru
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, CTL_RECV_BUFFER);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	if (strcmp(method, "POST") == 0) {
