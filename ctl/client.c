@@ -9,21 +9,27 @@
 
 struct body {
 	char *data;
-	size_t len;
+	size_t len, cap;
 };
 
 static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct body *b = arg;
 	size_t n = size * nmemb;
-	char *grown;
 
 	if (b->len + n > CTL_REPLY_MAX)
 		return 0;
-	grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	b->data = grown;
+	/* doubling: growing by each chunk would copy the body over and over */
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64 * 1024;
+		char *grown;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(grown = realloc(b->data, cap)))
+			return 0;
+		b->data = grown;
+		b->cap = cap;
+	}
 	memcpy(b->data + b->len, ptr, n);
 	b->len += n;
 	b->data[b->len] = '\0';

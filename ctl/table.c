@@ -7,6 +7,8 @@
 
 #include "parse.h"
 
+#define CELL_MAX 256
+
 enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST_EXIT, COL_HEARTBEAT, COL_STATUS, COLS };
 
 static const char *const headers[COLS] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT", "HEARTBEAT",
@@ -67,45 +69,102 @@ static void format_heartbeat(char *buf, size_t len, json_t *proc)
 		snprintf(buf, len, "ok %.1fs ago", json_number_value(age));
 }
 
-static void format_row(char cells[COLS][256], json_t *proc)
+/* Every cell's text, one after another: a row costs a few copies into
+ * one buffer, not eight 256-byte arrays (2 MB at 1000 rows, most of it
+ * page faults) and a printf per cell. */
+struct table {
+	char *text;
+	size_t len, cap;
+	struct cell {
+		size_t off, len;
+	} *cells; /* rows x COLS */
+	size_t width[COLS];
+};
+
+/* A cell is cut at CELL_MAX - 1 bytes, as the 256-byte cells always did. */
+static void table_add(struct table *t, size_t row, int col, const char *s)
+{
+	size_t n;
+
+	s = s ? s : "";
+	n = strnlen(s, CELL_MAX - 1);
+	if (t->len + n > t->cap) {
+		t->cap = (t->len + n) * 2;
+		if (!(t->text = realloc(t->text, t->cap)))
+			abort();
+	}
+	memcpy(t->text + t->len, s, n);
+	t->cells[row * COLS + col] = (struct cell){ t->len, n };
+	t->len += n;
+	if (n > t->width[col])
+		t->width[col] = n;
+}
+
+static void table_add_row(struct table *t, size_t row, json_t *proc)
 {
 	json_t *pid = json_object_get(proc, "pid");
-	const char *status = json_string_value(json_object_get(proc, "status"));
+	char cell[CELL_MAX];
 
-	snprintf(cells[COL_NAME], 256, "%s", json_string_value(json_object_get(proc, "name")));
-	snprintf(cells[COL_STATE], 256, "%s", json_string_value(json_object_get(proc, "state")));
+	table_add(t, row, COL_NAME, json_string_value(json_object_get(proc, "name")));
+	table_add(t, row, COL_STATE, json_string_value(json_object_get(proc, "state")));
 	if (json_is_integer(pid))
-		snprintf(cells[COL_PID], 256, "%lld", json_integer_value(pid));
+		snprintf(cell, sizeof(cell), "%lld", json_integer_value(pid));
 	else
-		snprintf(cells[COL_PID], 256, "-");
-	format_uptime(cells[COL_UPTIME], 256, proc);
-	snprintf(cells[COL_RESTARTS], 256, "%lld", json_integer_value(json_object_get(proc, "restarts")));
-	format_last_exit(cells[COL_LAST_EXIT], 256, proc);
-	format_heartbeat(cells[COL_HEARTBEAT], 256, proc);
-	snprintf(cells[COL_STATUS], 256, "%s", status ? status : "");
+		snprintf(cell, sizeof(cell), "-");
+	table_add(t, row, COL_PID, cell);
+	format_uptime(cell, sizeof(cell), proc);
+	table_add(t, row, COL_UPTIME, cell);
+	snprintf(cell, sizeof(cell), "%lld", json_integer_value(json_object_get(proc, "restarts")));
+	table_add(t, row, COL_RESTARTS, cell);
+	format_last_exit(cell, sizeof(cell), proc);
+	table_add(t, row, COL_LAST_EXIT, cell);
+	format_heartbeat(cell, sizeof(cell), proc);
+	table_add(t, row, COL_HEARTBEAT, cell);
+	table_add(t, row, COL_STATUS, json_string_value(json_object_get(proc, "status")));
+}
+
+/* The lines printf("%-*s  ", width, cell) for each column but the last,
+ * then the last cell and '\n', gave: one fwrite per line instead. */
+static void table_write(FILE *out, const struct table *t, size_t rows)
+{
+	size_t line_max = 1, pos;
+	char *line;
+
+	for (int c = 0; c < COLS; c++)
+		line_max += t->width[c] + 2;
+	if (!(line = malloc(line_max)))
+		abort();
+	for (size_t r = 0; r < rows; r++) {
+		pos = 0;
+		for (int c = 0; c < COLS; c++) {
+			const struct cell *cell = &t->cells[r * COLS + c];
+			memcpy(line + pos, t->text + cell->off, cell->len);
+			pos += cell->len;
+			if (c == COLS - 1)
+				break;
+			memset(line + pos, ' ', t->width[c] - cell->len + 2);
+			pos += t->width[c] - cell->len + 2;
+		}
+		line[pos++] = '\n';
+		fwrite(line, 1, pos, out);
+	}
+	free(line);
 }
 
 void table_print(FILE *out, json_t *programs)
 {
-	size_t n = json_array_size(programs), width[COLS];
-	char (*rows)[COLS][256] = calloc(n + 1, sizeof(*rows));
+	size_t n = json_array_size(programs);
+	struct table t = { .cap = (n + 1) * 64 };
 
-	if (!rows)
+	t.text = malloc(t.cap);
+	t.cells = malloc((n + 1) * sizeof(*t.cells) * COLS);
+	if (!t.text || !t.cells)
 		abort();
-	for (int c = 0; c < COLS; c++) {
-		snprintf(rows[0][c], 256, "%s", headers[c]);
-		width[c] = strlen(headers[c]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		format_row(rows[i + 1], json_array_get(programs, i));
-		for (int c = 0; c < COLS; c++)
-			if (strlen(rows[i + 1][c]) > width[c])
-				width[c] = strlen(rows[i + 1][c]);
-	}
-	for (size_t i = 0; i <= n; i++) {
-		for (int c = 0; c < COLS - 1; c++)
-			fprintf(out, "%-*s  ", (int)width[c], rows[i][c]);
-		fprintf(out, "%s\n", rows[i][COLS - 1]);
-	}
-	free(rows);
+	for (int c = 0; c < COLS; c++)
+		table_add(&t, 0, c, headers[c]);
+	for (size_t i = 0; i < n; i++)
+		table_add_row(&t, i + 1, json_array_get(programs, i));
+	table_write(out, &t, n + 1);
+	free(t.text);
+	free(t.cells);
 }

@@ -50,6 +50,14 @@ static void ctl_reply_procs(struct ctl_call *call, struct proc *const *procs, si
 	procs_write_json(call->reply->body, procs, n, now_usec());
 }
 
+static void ctl_reply_proc(struct ctl_call *call, const struct proc *p)
+{
+	call->reply->code = HTTP_OK;
+	call->reply->content_type = "application/json";
+	proc_write_json(call->reply->body, p, now_usec());
+	evbuffer_add(call->reply->body, "\n", 1);
+}
+
 static void ctl_reply_error(struct ctl_call *call, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void ctl_reply_error(struct ctl_call *call, int code, const char *fmt, ...)
@@ -80,7 +88,7 @@ static void ctl_get_program(struct ctl_call *call)
 	}
 	/* One process: the object itself; a program with instances: the list. */
 	if (n == 1 && strcmp(call->name, "all") != 0 && strcmp(procs[0]->name, call->name) == 0)
-		ctl_reply_json(call, HTTP_OK, proc_to_json(procs[0], now_usec()));
+		ctl_reply_proc(call, procs[0]);
 	else
 		ctl_reply_procs(call, procs, n);
 	free(procs);
