@@ -23,9 +23,9 @@
 #include "log.h"
 #include "vigild.h"
 
-/* Descriptors kept free beside each process's own (pipes, exec-failure
- * pipe) for spawns, log reopening, health checks and hooks (a quarter of
- * the limit when that is less). */
+/* Descriptors kept free beside each process's own (two output pipes and
+ * its cgroup directory while it spawns) for spawns, log reopening, health
+ * checks and hooks (a quarter of the limit when that is less). */
 #define CTL_FD_HEADROOM 32
 #define CTL_FDS_PER_PROC 3
 #define CTL_LOG_INTERVAL_USEC 1000000LL
