@@ -1,0 +1,340 @@
+"""Helpers shared by the bench scripts that drive one vigild: limits, the
+ctl socket over HTTP, /proc figures, percentiles, perf. Imported by
+bench/heartbeat (from this folder; nothing is installed)."""
+
+import http.client
+import json
+import math
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- setup
+
+def ensure_vigild(path):
+    """Returns the absolute path of vigild, building it if it is missing."""
+    path = os.path.abspath(path)
+    if os.access(path, os.X_OK):
+        return path
+    build_dir = os.path.dirname(path)
+    if os.path.basename(path) != "vigild":
+        raise BenchError(f"{path}: not found (and not a vigild in a meson build dir)")
+    log(f"{path} is missing: building it in {build_dir}")
+    try:
+        if not os.path.exists(os.path.join(build_dir, "build.ninja")):
+            subprocess.run(["meson", "setup", build_dir], cwd=REPO_DIR, check=True,
+                           stdout=sys.stderr, timeout=300)
+        subprocess.run(["ninja", "-C", build_dir, "vigild"], cwd=REPO_DIR, check=True,
+                       stdout=sys.stderr, timeout=600)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BenchError(f"cannot build vigild: {e}") from e
+    if not os.access(path, os.X_OK):
+        raise BenchError(f"build finished but {path} is not there")
+    return path
+
+
+def read_int(path):
+    with open(path) as f:
+        return int(f.read().split()[0])
+
+
+def write_sysctl(path, value):
+    try:
+        with open(path, "w") as f:
+            f.write(f"{value}\n")
+        return True
+    except OSError as e:
+        log(f"cannot write {path}: {e}")
+        return False
+
+
+class Limits:
+    """Raises process limits for this process (vigild and its children
+    inherit them) and, if needed, the kernel's pid and thread limits."""
+
+    def __init__(self):
+        self.restore = {}
+
+    def raise_rlimits(self, nprocs):
+        want_files = max(65536, nprocs * 2 + 1024)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < want_files:
+            new_hard = hard if hard == resource.RLIM_INFINITY or hard >= want_files else want_files
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (want_files, new_hard))
+            except (ValueError, OSError):
+                try:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                except (ValueError, OSError):
+                    pass
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        except (ValueError, OSError):
+            try:
+                resource.setrlimit(resource.RLIMIT_NPROC, (hard, hard))
+            except (ValueError, OSError):
+                pass
+        soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+        if soft != resource.RLIM_INFINITY and soft < nprocs + 200 and os.geteuid() != 0:
+            raise BenchError(f"RLIMIT_NPROC is {soft} and cannot be raised: {nprocs} pingers "
+                             "would not fit (run as root or raise `ulimit -u`)")
+
+    def ensure_pids(self, nprocs):
+        running = sum(1 for e in os.listdir("/proc") if e.isdigit())
+        need = running + nprocs + 2000
+        for path, floor in (("/proc/sys/kernel/pid_max", 4194304),
+                            ("/proc/sys/kernel/threads-max", 4 * need)):
+            cur = read_int(path)
+            if cur >= need:
+                continue
+            new = max(need, min(floor, 4194304)) if path.endswith("pid_max") else max(need, floor)
+            log(f"{path} is {cur}, {need} needed: raising it to {new}")
+            if not write_sysctl(path, new):
+                raise BenchError(f"{path} is {cur} ({running} processes already run): "
+                                 f"{nprocs} pingers do not fit and it cannot be raised")
+            self.restore.setdefault(path, cur)
+
+    def set_dgram_qlen(self, value):
+        path = "/proc/sys/net/unix/max_dgram_qlen"
+        cur = read_int(path)
+        if value is None or value == cur:
+            return cur
+        log(f"{path}: {cur} -> {value} (restored at the end)")
+        if not write_sysctl(path, value):
+            raise BenchError(f"cannot set {path} to {value}")
+        self.restore.setdefault(path, cur)
+        return value
+
+    def undo(self):
+        for path, value in self.restore.items():
+            write_sysctl(path, value)
+        self.restore.clear()
+
+
+# ---------------------------------------------------------------- vigild
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+def proc_stat_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+
+
+def proc_status_kb(pid, *keys):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in keys:
+                out[k] = int(v.split()[0])
+    return out
+
+
+def machine_busy_ticks():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+class Vigild:
+    """One vigild in its own directory, logging to vigild.log there."""
+
+    def __init__(self, vigild, top, name, sections):
+        self.dir = os.path.join(top, name)
+        os.mkdir(self.dir)
+        self.sock = os.path.join(self.dir, "vigil.sock")
+        self.conf = os.path.join(self.dir, "vigil.conf")
+        self.logfile = os.path.join(self.dir, "vigild.log")
+        with open(self.conf, "w") as f:
+            f.write(f"[vigil]\nsocket = {self.sock}\nlog_level = info\n\n")
+            f.write(sections)
+        self.log_fd = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([vigild, "-c", self.conf], cwd=self.dir, stdin=subprocess.DEVNULL,
+                                     stdout=self.log_fd, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.pid = self.proc.pid
+
+    def check_alive(self):
+        if self.proc.poll() is not None:
+            raise BenchError(f"vigild exited with status {self.proc.returncode}:\n{self.log_tail()}")
+
+    def wait_socket(self, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.check_alive()
+            if os.path.exists(self.sock):
+                try:
+                    self.get("/healthz", timeout=5)
+                    return
+                except (OSError, BenchError, http.client.HTTPException):
+                    pass
+            time.sleep(0.05)
+        raise BenchError(f"vigild's ctl socket {self.sock} did not answer within {timeout}s")
+
+    def get(self, path, timeout=60):
+        conn = UnixHTTPConnection(self.sock, timeout)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            body = r.read()
+        finally:
+            conn.close()
+        if path != "/healthz" and r.status != 200:
+            raise BenchError(f"GET {path}: HTTP {r.status}: {body[:200]!r}")
+        return body
+
+    def post(self, path, timeout=120):
+        conn = UnixHTTPConnection(self.sock, timeout)
+        try:
+            conn.request("POST", path, body=b"", headers={"Content-Length": "0"})
+            r = conn.getresponse()
+            body = r.read()
+        finally:
+            conn.close()
+        if r.status != 200:
+            raise BenchError(f"POST {path}: HTTP {r.status}: {body[:200]!r}")
+        return body
+
+    def programs(self, timeout=60):
+        return json.loads(self.get("/v1/programs", timeout))["programs"]
+
+    def log_count(self, needle):
+        try:
+            with open(self.logfile, "rb") as f:
+                return sum(1 for line in f if needle in line)
+        except OSError:
+            return 0
+
+    def log_tail(self, lines=15):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout):
+        """SIGTERM, then SIGKILL after timeout s. Returns seconds taken, or None if killed."""
+        if self.proc.poll() is not None:
+            return 0.0
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+            return time.monotonic() - t0
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.log_fd:
+            self.log_fd.close()
+            self.log_fd = None
+
+
+def pinger_pids(exe):
+    """Pids of live processes running our pinger (matched by /proc/PID/exe)."""
+    pids = []
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{e}/exe") == exe:
+                pids.append(int(e))
+        except OSError:
+            continue
+    return pids
+
+
+def kill_pingers(exe, wait=10.0):
+    """SIGKILLs every process running exe; returns how many there were."""
+    total = 0
+    end = time.monotonic() + wait
+    while True:
+        pids = pinger_pids(exe)
+        if not pids:
+            return total
+        total = max(total, len(pids))
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if time.monotonic() > end:
+            log(f"{len(pids)} pinger processes would not die")
+            return total
+        time.sleep(0.1)
+
+
+def percentile(sorted_vals, q):
+    """Nearest-rank percentile (q in 0..100) of a sorted list."""
+    if not sorted_vals:
+        return float("nan")
+    k = max(0, min(len(sorted_vals) - 1, math.ceil(q / 100 * len(sorted_vals)) - 1))
+    return sorted_vals[k]
+
+
+def meminfo_available_kb():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def profile(pid, secs, out):
+    """perf record of vigild for secs; returns the top of the report (or why not)."""
+    perf = shutil.which("perf")
+    if not perf:
+        return "perf not installed"
+    log(f"    target missed: perf record -g of vigild for {secs:.0f}s")
+    try:
+        subprocess.run([perf, "record", "-q", "-g", "-o", out, "-p", str(pid), "--", "sleep", str(secs)],
+                       check=True, timeout=secs + 60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = subprocess.run([perf, "report", "-i", out, "--no-children", "--stdio", "--percent-limit", "2",
+                            "-g", "none", "--sort", "dso,sym"], capture_output=True, text=True, timeout=120)
+        lines = [l for l in r.stdout.splitlines() if l.strip() and not l.startswith("#")]
+        return "\n".join(lines[:25])
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"perf failed: {e}"
