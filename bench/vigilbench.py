@@ -323,18 +323,67 @@ def meminfo_available_kb():
     return None
 
 
+def perf_samples(data, pids=None):
+    """(comm, pid, period ns, frames innermost first as (sym, dso)) per
+    sample of `perf script`, only for `pids` if given."""
+    cmd = ["perf", "script", "-i", data, "-F", "comm,pid,period,ip,sym,dso"]
+    if pids:
+        cmd += ["--pid", ",".join(map(str, pids))]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    samples, head, frames = [], None, []
+    for line in r.stdout.splitlines() + [""]:
+        if not line.strip():
+            if head:
+                samples.append(head + (frames,))
+            head, frames = None, []
+        elif not line[0].isspace():
+            parts = line.split()
+            head = (" ".join(parts[:-2]), int(parts[-2]), int(parts[-1]))
+        else:
+            _, _, rest = line.strip().partition(" ")
+            sym, _, dso = rest.rpartition(" (")
+            frames.append((sym.split("+0x")[0], os.path.basename(dso.rstrip(")"))))
+    return samples
+
+
+def perf_summary(data, pids=None, top=20):
+    """Text: CPU time by command, then the top self symbols, system calls
+    (inclusive: a sample counts for the syscall its kernel stack is in)
+    and innermost 3-frame call chains, in ms and % of the samples kept."""
+    samples = perf_samples(data, pids)
+    total = sum(s[2] for s in samples) or 1
+    by = {"comm": {}, "self": {}, "syscall": {}, "chain": {}}
+
+    def add(kind, key, ns):
+        by[kind][key] = by[kind].get(key, 0) + ns
+
+    for comm, _pid, ns, frames in samples:
+        add("comm", comm, ns)
+        if frames:
+            sym, dso = frames[0]
+            add("self", f"{dso}  {sym}", ns)
+            add("chain", " < ".join(f[0] for f in frames[:3]), ns)
+        calls = [f[0] for f in frames if f[0].startswith(("__x64_sys_", "__do_sys_", "__se_sys_"))]
+        add("syscall", calls[-1] if calls else "(no system call: user space, a fault or an interrupt)", ns)
+    out = [f"{len(samples)} samples, {total / 1e6:.1f} ms of CPU"]
+    titles = {"comm": "by command", "self": "self time by symbol", "syscall": "by system call, inclusive",
+              "chain": "innermost call chains"}
+    for kind, title in titles.items():
+        out.append(f"  {title}:")
+        for key, ns in sorted(by[kind].items(), key=lambda kv: -kv[1])[:top]:
+            out.append(f"    {ns / total:6.1%} {ns / 1e6:9.1f} ms  {key}")
+    return "\n".join(out)
+
+
 def profile(pid, secs, out):
-    """perf record of vigild for secs; returns the top of the report (or why not)."""
+    """perf record -g of vigild for secs; returns a perf_summary (or why not)."""
     perf = shutil.which("perf")
     if not perf:
         return "perf not installed"
-    log(f"    target missed: perf record -g of vigild for {secs:.0f}s")
+    log(f"    perf record -g of vigild for {secs:.0f}s")
     try:
         subprocess.run([perf, "record", "-q", "-g", "-o", out, "-p", str(pid), "--", "sleep", str(secs)],
                        check=True, timeout=secs + 60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        r = subprocess.run([perf, "report", "-i", out, "--no-children", "--stdio", "--percent-limit", "2",
-                            "-g", "none", "--sort", "dso,sym"], capture_output=True, text=True, timeout=120)
-        lines = [l for l in r.stdout.splitlines() if l.strip() and not l.startswith("#")]
-        return "\n".join(lines[:25])
+        return f"{secs:g} s of vigild: " + perf_summary(out, top=12)
     except (OSError, subprocess.SubprocessError) as e:
         return f"perf failed: {e}"
