@@ -346,6 +346,19 @@ def perf_samples(data, pids=None):
     return samples
 
 
+def syscall_of(frames):
+    """The system call a sample is in: the frame do_syscall_64 called."""
+    names = [f[0] for f in frames]
+    if "do_syscall_64" in names and names.index("do_syscall_64") > 0:
+        handler = names[:names.index("do_syscall_64")]
+        if handler[-1] == "x64_sys_call" and len(handler) > 1:  # the table's dispatcher
+            handler.pop()
+        return handler[-1]
+    if frames and frames[0][1] == "[kernel.kallsyms]":
+        return "(kernel, no system call: a fault, an interrupt, a switch)"
+    return "(user space)"
+
+
 def perf_summary(data, pids=None, top=20):
     """Text: CPU time by command, then the top self symbols, system calls
     (inclusive: a sample counts for the syscall its kernel stack is in)
@@ -363,8 +376,7 @@ def perf_summary(data, pids=None, top=20):
             sym, dso = frames[0]
             add("self", f"{dso}  {sym}", ns)
             add("chain", " < ".join(f[0] for f in frames[:3]), ns)
-        calls = [f[0] for f in frames if f[0].startswith(("__x64_sys_", "__do_sys_", "__se_sys_"))]
-        add("syscall", calls[-1] if calls else "(no system call: user space, a fault or an interrupt)", ns)
+        add("syscall", syscall_of(frames), ns)
     out = [f"{len(samples)} samples, {total / 1e6:.1f} ms of CPU"]
     titles = {"comm": "by command", "self": "self time by symbol", "syscall": "by system call, inclusive",
               "chain": "innermost call chains"}
