@@ -1,6 +1,6 @@
 """Helpers shared by the bench scripts that drive one vigild: limits, the
 ctl socket over HTTP, /proc figures, percentiles, perf. Imported by
-bench/heartbeat (from this folder; nothing is installed)."""
+bench/heartbeat and bench/scale (from this folder; nothing is installed)."""
 
 import http.client
 import json
@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -28,26 +29,28 @@ def log(msg):
 
 # ---------------------------------------------------------------- setup
 
-def ensure_vigild(path):
-    """Returns the absolute path of vigild, building it if it is missing."""
+def ensure_built(path, target):
+    """Absolute path of a vigild/vigilctl, built with meson/ninja if missing."""
     path = os.path.abspath(path)
     if os.access(path, os.X_OK):
         return path
     build_dir = os.path.dirname(path)
-    if os.path.basename(path) != "vigild":
-        raise BenchError(f"{path}: not found (and not a vigild in a meson build dir)")
-    log(f"{path} is missing: building it in {build_dir}")
+    log(f"{path} is missing: building {target} in {build_dir}")
     try:
         if not os.path.exists(os.path.join(build_dir, "build.ninja")):
-            subprocess.run(["meson", "setup", build_dir], cwd=REPO_DIR, check=True,
-                           stdout=sys.stderr, timeout=300)
-        subprocess.run(["ninja", "-C", build_dir, "vigild"], cwd=REPO_DIR, check=True,
+            subprocess.run(["meson", "setup", build_dir, "-Dtests=disabled"], cwd=REPO_DIR,
+                           check=True, stdout=sys.stderr, timeout=300)
+        subprocess.run(["ninja", "-C", build_dir, target], cwd=REPO_DIR, check=True,
                        stdout=sys.stderr, timeout=600)
     except (OSError, subprocess.SubprocessError) as e:
-        raise BenchError(f"cannot build vigild: {e}") from e
+        raise BenchError(f"cannot build {target}: {e}") from e
     if not os.access(path, os.X_OK):
         raise BenchError(f"build finished but {path} is not there")
     return path
+
+
+def ensure_vigild(path):
+    return ensure_built(path, "vigild")
 
 
 def read_int(path):
@@ -399,3 +402,127 @@ def profile(pid, secs, out):
         return f"{secs:g} s of vigild: " + perf_summary(out, top=12)
     except (OSError, subprocess.SubprocessError) as e:
         return f"perf failed: {e}"
+
+
+# ---------------------------------------------------------------- /proc, perf
+
+def proc_table():
+    """pid -> (ppid, state) for every process."""
+    table = {}
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(e)] = (int(fields[1]), fields[0])
+    return table
+
+
+def descendants(root):
+    table = proc_table()
+    children = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def exe_of(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+
+
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except OSError:
+        return 0
+
+
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class StackSampler(threading.Thread):
+    """Where vigild is, every 2 ms: its state and the top of its kernel
+    stack (/proc/PID/stack, root only). perf samples only time on a CPU;
+    this shows the time off it too (a sleep in a read, a lock)."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.counts, self.done = pid, {}, threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.002):
+            try:
+                with open(f"/proc/{self.pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(f"/proc/{self.pid}/stack") as f:
+                    frames = [l.split(" ", 1)[1].split("+")[0] for l in f if " " in l]
+            except OSError:
+                return
+            frames = [x for x in frames if not x.startswith(("entry_SYSCALL", "do_syscall_64"))]
+            key = f"{state} {' < '.join(frames[:5]) or '(user space)'}"
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def text(self):
+        total = sum(self.counts.values()) or 1
+        top = sorted(self.counts.items(), key=lambda kv: -kv[1])[:15]
+        return (f"==== where vigild was, {total} samples of /proc/PID/stat state + /proc/PID/stack "
+                "every 2 ms (R = running or runnable, S/D = asleep)\n"
+                + "\n".join(f"  {n / total:6.1%}  {k}" for k, n in top) + "\n")
+
+
+class Perf:
+    """perf record -a -g around one phase of vigild (--perf-dir). The
+    report keeps vigild's own pid, then the workers' pids (the child side
+    of each fork before its exec runs as "vigild", after it as the worker),
+    so other processes on the machine, other vigilds too, are left out."""
+
+    def __init__(self, out_dir, phase):
+        self.data = os.path.join(out_dir, f"perf-{phase}.data")
+        self.report = os.path.join(out_dir, f"perf-{phase}.txt")
+        self.proc = subprocess.Popen(["perf", "record", "-a", "-g", "-q", "-o", self.data],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.sampler = None
+        time.sleep(1.0)  # perf needs a moment before it records
+
+    def sample(self, pid):
+        self.sampler = StackSampler(pid)
+        self.sampler.start()
+
+    def finish(self, vigild_pid, worker_pids):
+        """Stops perf and the sampler and writes the report."""
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(60)
+        if self.sampler:
+            self.sampler.done.set()
+            self.sampler.join()
+        texts = [f"==== vigild itself (pid {vigild_pid}), from perf record -a -g\n"
+                 + perf_summary(self.data, [vigild_pid]) + "\n",
+                 "==== its children: as \"vigild\" between fork and exec, as the worker after\n"
+                 + perf_summary(self.data, worker_pids, top=12) + "\n"]
+        if self.sampler:
+            texts.insert(0, self.sampler.text())
+        with open(self.report, "w") as out:
+            out.write("\n".join(texts))
+        log(f"    perf report in {self.report}")
