@@ -19,6 +19,7 @@
 
 #include "cgroup_tree.h"
 #include "log.h"
+#include "namemap.h"
 #include "vigild.h"
 
 #define CGROUP_LOCK_WAIT_MS 3000    /* a dead vigild's guard cleans up within 2 s */
@@ -29,6 +30,19 @@ struct cgroup_watch {
 	char dir[96];
 };
 
+/* What vigild remembers of a process's cgroup between two of its
+ * processes, so that a process restarted at once reuses the cgroup of
+ * the one that just ended instead of removing it and making it again
+ * (two cgroup operations under the kernel's global cgroup mutex). */
+struct cgroup_slot {
+	char name[80]; /* the process's name: the key */
+	bool killed;   /* cgroup.kill was written since it was made: the
+			  kernel kills a child cloned into it */
+	bool release_pending; /* ended: removed at the end of this turn unless
+				 a process starts in it first */
+	struct cgroup_slot *next, *next_pending;
+};
+
 static struct {
 	bool enabled;
 	int dir_fd; /* the subtree, flock'ed while vigild lives */
@@ -37,6 +51,9 @@ static struct {
 	struct event *inotify_event;
 	struct cgroup_watch *watches; /* cgroups to remove once empty */
 	size_t nwatches, capwatches;
+	struct namemap slots; /* process name -> struct cgroup_slot */
+	struct cgroup_slot *all_slots, *pending;
+	struct event *release_event;
 } cg = { .dir_fd = -1, .inotify_fd = -1 };
 
 bool cgroup_enabled(void)
@@ -232,6 +249,7 @@ static void cgroup_collect_stale(const char *parent, const char *ours)
 }
 
 static void cgroup_on_inotify(evutil_socket_t fd, short what, void *arg);
+static void cgroup_release_pending(evutil_socket_t fd, short what, void *arg);
 
 static int cgroup_setup(const char *ctl_socket, char *why, size_t whylen)
 {
@@ -259,6 +277,7 @@ static int cgroup_setup(const char *ctl_socket, char *why, size_t whylen)
 	if (probe_join(why, whylen) < 0)
 		return -1;
 	/* Without inotify empty cgroups are only removed when vigild exits. */
+	cg.release_event = event_new(vigil.base, -1, 0, cgroup_release_pending, NULL);
 	cg.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (cg.inotify_fd >= 0) {
 		cg.inotify_event = event_new(vigil.base, cg.inotify_fd, EV_READ | EV_PERSIST, cgroup_on_inotify, NULL);
@@ -290,17 +309,40 @@ int cgroup_init(const char *ctl_socket)
 	return -1;
 }
 
+static struct cgroup_slot *cgroup_slot(const char *name)
+{
+	struct cgroup_slot *slot = namemap_get(&cg.slots, name);
+
+	if (slot)
+		return slot;
+	slot = calloc(1, sizeof(*slot));
+	if (!slot)
+		abort();
+	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	slot->next = cg.all_slots;
+	cg.all_slots = slot;
+	namemap_put(&cg.slots, slot->name, slot);
+	return slot;
+}
+
 int cgroup_open_dir(const char *name, bool *fresh, char *err, size_t errlen)
 {
+	struct cgroup_slot *slot;
 	char dir[96];
 	int fd;
 
 	if (!cg.enabled)
 		return -1;
+	slot = cgroup_slot(name);
+	slot->release_pending = false;
 	cgroup_dir_name(name, dir, sizeof(dir));
-	*fresh = mkdirat(cg.dir_fd, dir, 0755) == 0;
-	if (!*fresh && errno != EEXIST)
+	if (mkdirat(cg.dir_fd, dir, 0755) == 0)
+		slot->killed = false;
+	else if (errno != EEXIST)
 		return snprintf(err, errlen, "cannot create cgroup %s/%s: %s", cg.path, dir, strerror(errno)), -1;
+	/* made now, or left by a process that ended alone: clone3 may put
+	 * the child in; one killed since it was made must be joined instead */
+	*fresh = !slot->killed;
 	fd = openat(cg.dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		snprintf(err, errlen, "cannot open %s/%s: %s", cg.path, dir, strerror(errno));
@@ -318,7 +360,12 @@ void cgroup_kill(const char *name)
 	fd = openat(cg.dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return; /* never spawned, or already removed */
-	cgroup_kill_tree(fd);
+	/* nothing left in it (the common end: the main process alone): no
+	 * kill, and the cgroup stays fit for a restart's clone3 */
+	if (cgroup_populated(fd) != 0) {
+		cgroup_kill_tree(fd);
+		cgroup_slot(name)->killed = true;
+	}
 	close(fd);
 }
 
@@ -342,14 +389,12 @@ static struct cgroup_watch *cgroup_find_watch(int wd)
 	return NULL;
 }
 
-void cgroup_release(const char *name)
+static void cgroup_release_now(const char *name)
 {
 	char dir[96], events[PATH_MAX + 128];
 	struct cgroup_watch *w;
 	int wd;
 
-	if (!cg.enabled)
-		return;
 	cgroup_dir_name(name, dir, sizeof(dir));
 	if (cgroup_try_remove(dir) || errno != EBUSY || cg.inotify_fd < 0)
 		return;
@@ -374,6 +419,42 @@ void cgroup_release(const char *name)
 	}
 	/* it may have emptied before the watch existed */
 	cgroup_try_remove(dir);
+}
+
+/* The end of the loop turn in which processes ended: remove the cgroups
+ * no new process has started in meanwhile. */
+static void cgroup_release_pending(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while (cg.pending) {
+		struct cgroup_slot *slot = cg.pending;
+		cg.pending = slot->next_pending;
+		if (!slot->release_pending)
+			continue;
+		slot->release_pending = false;
+		cgroup_release_now(slot->name);
+	}
+}
+
+void cgroup_release(const char *name)
+{
+	struct cgroup_slot *slot;
+
+	if (!cg.enabled)
+		return;
+	if (!cg.release_event) {
+		cgroup_release_now(name);
+		return;
+	}
+	slot = cgroup_slot(name);
+	if (!slot->release_pending) {
+		slot->release_pending = true;
+		slot->next_pending = cg.pending;
+		cg.pending = slot;
+	}
+	event_active(cg.release_event, 0, 0);
 }
 
 static void cgroup_on_inotify(evutil_socket_t fd, short what, void *arg)
@@ -411,6 +492,16 @@ void cgroup_free(void)
 	cg.inotify_fd = -1;
 	cg.watches = NULL;
 	cg.nwatches = cg.capwatches = 0;
+	if (cg.release_event)
+		event_free(cg.release_event);
+	cg.release_event = NULL;
+	cg.pending = NULL;
+	while (cg.all_slots) {
+		struct cgroup_slot *slot = cg.all_slots;
+		cg.all_slots = slot->next;
+		free(slot);
+	}
+	namemap_free(&cg.slots);
 	if (!cg.enabled)
 		return;
 	left = cgroup_count_tree(cg.dir_fd);

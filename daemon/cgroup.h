@@ -35,16 +35,19 @@ const char *cgroup_subtree_path(void); /* "" without cgroups */
 /* An fd of the process's cgroup directory (made if needed), for clone3's
  * CLONE_INTO_CGROUP (or for the child to write "0" into its cgroup.procs
  * between fork and exec); -1 without cgroups, or -1 with a message when
- * the cgroup cannot be made. *fresh: made now. A cgroup that outlived
- * its last process (its killed leftovers are still dying) must not be
- * cloned into: the kernel kills a child cloned into a cgroup that was
- * killed since it was made (seen on 6.18); joining it by a write to
- * cgroup.procs works. */
+ * the cgroup cannot be made. *fresh: clone3 may put the child in: made
+ * now, or kept from a process that ended without a kill. A cgroup that
+ * was killed since it was made (leftovers of its last process) must not
+ * be cloned into: the kernel kills such a child (seen on 6.18); joining
+ * it by a write to cgroup.procs works. */
 int cgroup_open_dir(const char *name, bool *fresh, char *err, size_t errlen);
-/* SIGKILLs everything in the process's cgroup (and below). */
+/* SIGKILLs everything in the process's cgroup (and below), if anything
+ * is left in it. */
 void cgroup_kill(const char *name);
-/* Removes the process's cgroup now or, if it still has processes, the
- * moment it is empty. A spawn in between simply makes it again. */
+/* Removes the process's cgroup at the end of this loop turn (unless a
+ * process starts in it first: a restart reuses it) or, if it still has
+ * processes then, the moment it is empty. A spawn after that simply
+ * makes it again. */
 void cgroup_release(const char *name);
 /* vigild exits: kill what is left, remove every cgroup, unlock. */
 void cgroup_free(void);

@@ -475,9 +475,13 @@ static void test_credentials(void **state)
 }
 
 /* The child runs in the cgroup it is given, whether clone3 puts it
- * there (a cgroup just made) or it moves itself (one that existed). */
+ * there (a cgroup just made, or kept from a process that ended alone)
+ * or it moves itself (one killed since it was made: the kernel would
+ * kill a child cloned into it). */
 static void test_cgroup_placement(void **state)
 {
+	static const bool clonable[] = { true, true, false };
+	char *sleeper[] = { "/bin/sleep", "30", NULL };
 	char sock[PATH_MAX], link[64], dir[PATH_MAX];
 	struct spawn_request req = base_request();
 	ssize_t n;
@@ -489,14 +493,25 @@ static void test_cgroup_placement(void **state)
 		event_base_free(vigil.base);
 		skip();
 	}
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < 3; round++) {
 		char err[256] = "";
 		size_t len;
 
+		if (round == 2) {
+			/* leftovers killed: a process still in it at cgroup_kill */
+			struct spawn_request sl = base_request();
+			pid_t pid;
+			sl.argv = sleeper;
+			sl.cgroup_fd = cgroup_open_dir("spawned", &sl.cgroup_fresh, err, sizeof(err));
+			pid = spawn_ok(&sl);
+			close(sl.cgroup_fd);
+			cgroup_kill("spawned");
+			assert_int_equal(waitpid(pid, NULL, 0), pid);
+		}
 		req.cgroup_fd = cgroup_open_dir("spawned", &req.cgroup_fresh, err, sizeof(err));
 		if (req.cgroup_fd < 0)
 			fail_msg("cgroup_open_dir: %s", err);
-		assert_int_equal(req.cgroup_fresh, round == 0);
+		assert_int_equal(req.cgroup_fresh, clonable[round]);
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", req.cgroup_fd);
 		n = readlink(link, dir, sizeof(dir) - 1);
 		assert_true(n > 0);
