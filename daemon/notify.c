@@ -15,6 +15,7 @@
 
 #include "parse.h"
 #include "fd_closer.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "notify_msg.h"
 #include "program.h"
@@ -316,6 +317,15 @@ static void notify_read_qlen(void)
 		fclose(f);
 }
 
+/* A read that takes more datagrams than the queue holds found it full:
+ * senders were waiting for room, and more may be (heartbeat.c decides
+ * what that means for deadlines). */
+static void notify_note_read(int n)
+{
+	if (n > notify_qlen)
+		heartbeat_source_full();
+}
+
 /* After a read of n datagrams: how to read next. */
 static void notify_pace(int n)
 {
@@ -323,6 +333,7 @@ static void notify_pace(int n)
 	bool queue_was_full = n > notify_qlen;
 	struct timeval tv;
 
+	notify_note_read(n);
 	notify_rate_count += (unsigned)n;
 	if (now - notify_rate_since >= NOTIFY_RATE_WINDOW_USEC) {
 		notify_rate = (double)notify_rate_count / (double)(now - notify_rate_since);
@@ -354,7 +365,7 @@ void notify_drain(void)
 {
 	/* bounded: a flood of senders cannot keep vigild here for ever */
 	if (notify_fd >= 0)
-		notify_receive(4 * NOTIFY_BATCH);
+		notify_note_read(notify_receive(4 * NOTIFY_BATCH));
 }
 
 int notify_init(const char *path)
