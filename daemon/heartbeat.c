@@ -56,9 +56,14 @@ static struct timeval heartbeat_timeval(int64_t usec)
 	return *common;
 }
 
+/* How long after a read that found the ping source's queue full it
+ * still counts as behind: the senders woken by the reads get this long to
+ * send. */
+#define HEARTBEAT_CAUGHT_UP_USEC 5000
 /* While the ping source is behind, a verdict waits this long at first,
  * then as long as the deadline is overdue (so a long overload costs a
- * re-check now and then, not a timer storm), at most the period. */
+ * re-check now and then, not a timer storm), until it is a period
+ * overdue. */
 #define VERDICT_RECHECK_MIN_USEC (10 * 1000)
 /* "vigild is behind its senders" is logged at most this often. */
 #define BEHIND_LOG_INTERVAL (10 * USEC_PER_SEC)
@@ -90,9 +95,9 @@ bool heartbeat_drain(void)
  * delays verdicts, never prevents them. */
 static int64_t heartbeat_recheck_delay(int64_t due, int64_t period, const char *name)
 {
-	int64_t now = now_usec(), delay = now - due;
+	int64_t now = now_usec(), overdue = now - due, delay;
 
-	if (delay >= period)
+	if (overdue >= period)
 		return 0;
 	if (!behind_logged_at || now - behind_logged_at >= BEHIND_LOG_INTERVAL) {
 		behind_logged_at = now;
@@ -100,9 +105,8 @@ static int64_t heartbeat_recheck_delay(int64_t due, int64_t period, const char *
 			 "its queue): deadlines that pass meanwhile are judged once it has caught up (first: %s)",
 			 name);
 	}
-	if (delay < VERDICT_RECHECK_MIN_USEC)
-		delay = VERDICT_RECHECK_MIN_USEC;
-	return delay < period - (now - due) ? delay : period - (now - due);
+	delay = overdue > VERDICT_RECHECK_MIN_USEC ? overdue : VERDICT_RECHECK_MIN_USEC;
+	return delay < period - overdue ? delay : period - overdue;
 }
 
 int64_t heartbeat_verdict_wait(int64_t due, int64_t fires_at, int64_t period, const char *name)

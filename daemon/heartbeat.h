@@ -50,8 +50,7 @@ void heartbeat_disarm(struct heartbeat *hb);
 
 /* The ping source found its queue full: senders wait for room, and a
  * ping may be among them. The source counts as behind until none of its
- * reads has found the queue full for HEARTBEAT_CAUGHT_UP_USEC. */
-#define HEARTBEAT_CAUGHT_UP_USEC 5000
+ * reads has found the queue full for a few milliseconds. */
 void heartbeat_source_full(void);
 /* The drain action: reads what the ping source has queued (pings,
  * READY=1). False if this read found the queue full. */
@@ -59,8 +58,9 @@ bool heartbeat_drain(void);
 /* Before another deadline of the same kind (ready_timeout) is judged:
  * drains, then returns 0 if it may be judged now, else how long to wait
  * first: `period` again after a stall of vigild (its timer was due at
- * fires_at), a re-check while the source is behind (growing with how
- * long ago `due`, the original deadline, passed; at most period). */
+ * fires_at); while the source is behind, a re-check, growing with how
+ * long ago `due` (the original deadline) passed, until it is a period
+ * overdue: then it is judged whatever the source says. */
 int64_t heartbeat_verdict_wait(int64_t due, int64_t fires_at, int64_t period, const char *name);
 
 #endif
