@@ -15,6 +15,7 @@
 
 #include "parse.h"
 #include "fd_closer.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "notify_msg.h"
 #include "program.h"
@@ -212,37 +213,144 @@ static void notify_dispatch(struct proc *p, pid_t sender, const struct notify_ms
 		proc_on_heartbeat_lost(p, "asked for it with WATCHDOG=trigger");
 }
 
-static bool notify_receive_one(void)
-{
-	char buf[NOTIFY_DATAGRAM_MAX + 1];
+/* One recvmmsg() takes up to this many datagrams: a batch shorter than
+ * this means the queue is empty, so a wakeup costs one system call. */
+#define NOTIFY_RECV_VLEN 16
+
+static struct notify_slot {
+	char data[NOTIFY_DATAGRAM_MAX + 1];
 	union {
 		struct cmsghdr align;
 		char space[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * NOTIFY_MAX_FDS)];
 	} control;
-	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-			     .msg_controllen = sizeof(control) };
+} notify_slots[NOTIFY_RECV_VLEN];
+static struct mmsghdr notify_mmsg[NOTIFY_RECV_VLEN];
+static struct iovec notify_iov[NOTIFY_RECV_VLEN];
+
+static void notify_handle(struct msghdr *mh, size_t len)
+{
 	struct ucred cred = { 0 };
 	struct notify_msg msg;
 	struct proc *p;
-	ssize_t n = recvmsg(notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
 
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("notify: recvmsg: %s", strerror(errno));
-		return false;
-	}
-	if (!notify_take_cmsgs(&mh, &cred) || cred.pid <= 0)
+	if (!notify_take_cmsgs(mh, &cred) || cred.pid <= 0)
 		notify_drop("no sender credentials", 0);
-	else if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || n > NOTIFY_DATAGRAM_MAX)
+	else if (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC) || len > NOTIFY_DATAGRAM_MAX)
 		notify_drop("oversized datagram", cred.pid);
-	else if (notify_msg_parse(buf, (size_t)n, &msg) < 0)
+	else if (notify_msg_parse(mh->msg_iov->iov_base, len, &msg) < 0)
 		notify_drop("malformed message", cred.pid);
 	else if (!(p = notify_find_sender(cred.pid)))
 		notify_drop("not the main pid of any program (see notify_access)", cred.pid);
 	else
 		notify_dispatch(p, cred.pid, &msg);
-	return true;
+}
+
+/* Reads and handles what is queued, at most NOTIFY_RECV_VLEN datagrams.
+ * Returns how many; fewer than NOTIFY_RECV_VLEN: the queue is empty. */
+static int notify_receive_batch(void)
+{
+	int n;
+
+	for (int i = 0; i < NOTIFY_RECV_VLEN; i++) {
+		notify_iov[i] = (struct iovec){ notify_slots[i].data, sizeof(notify_slots[i].data) };
+		notify_mmsg[i].msg_hdr = (struct msghdr){ .msg_iov = &notify_iov[i], .msg_iovlen = 1,
+							  .msg_control = &notify_slots[i].control,
+							  .msg_controllen = sizeof(notify_slots[i].control) };
+	}
+	n = recvmmsg(notify_fd, notify_mmsg, NOTIFY_RECV_VLEN, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC, NULL);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("notify: recvmmsg: %s", strerror(errno));
+		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		notify_handle(&notify_mmsg[i].msg_hdr, notify_mmsg[i].msg_len);
+	return n;
+}
+
+/* Reads until the queue is empty or max datagrams were read; returns
+ * how many were. */
+static int notify_receive(int max)
+{
+	int total = 0, n;
+
+	do {
+		n = notify_receive_batch();
+		total += n;
+	} while (n == NOTIFY_RECV_VLEN && total < max);
+	return total;
+}
+
+/* -- pacing ---------------------------------------------------------------
+ * Each wakeup of vigild costs more than the datagram it reads (a context
+ * switch, epoll_wait, libevent's timerfd_settime): at 1,000 pings a second
+ * that is nearly all of the cost. While datagrams come that fast, the
+ * socket is read on a short timer instead of on readability, so a wakeup
+ * takes several. The delay keeps the expected arrivals at half the
+ * kernel's queue (net.unix.max_dgram_qlen datagrams, whatever SO_RCVBUF
+ * says), so senders do not wait for room; a read that finds the queue
+ * full goes back to reading on readability at once. A ping or READY=1 is
+ * read at most NOTIFY_PACE_MAX_USEC later, so a heartbeat deadline may
+ * run that much later than the ping was sent; a deadline that passes
+ * drains the queue before it is judged. */
+#define NOTIFY_PACE_MAX_USEC 4000
+/* pacing pays when a wakeup takes at least this many datagrams */
+#define NOTIFY_PACE_MIN_BATCH 2
+#define NOTIFY_RATE_WINDOW_USEC (100 * 1000)
+
+static struct event *notify_pace_timer;
+static bool notify_paced; /* reading on notify_pace_timer, not on notify_event */
+static int notify_qlen = 10;
+static int64_t notify_rate_since;
+static unsigned notify_rate_count;
+static double notify_rate; /* datagrams per usec over the last window */
+
+/* The queue limit the kernel gave the socket at its creation. */
+static void notify_read_qlen(void)
+{
+	FILE *f = fopen("/proc/sys/net/unix/max_dgram_qlen", "re");
+	int v;
+
+	if (f && fscanf(f, "%d", &v) == 1 && v > 0)
+		notify_qlen = v;
+	if (f)
+		fclose(f);
+}
+
+/* A read that takes more datagrams than the queue holds found it full:
+ * senders were waiting for room, and more may be (heartbeat.c decides
+ * what that means for deadlines). */
+static void notify_note_read(int n)
+{
+	if (n > notify_qlen)
+		heartbeat_source_full();
+}
+
+/* After a read of n datagrams: how to read next. */
+static void notify_pace(int n)
+{
+	int64_t now = now_usec(), delay = NOTIFY_PACE_MAX_USEC;
+	bool queue_was_full = n > notify_qlen;
+	struct timeval tv;
+
+	notify_note_read(n);
+	notify_rate_count += (unsigned)n;
+	if (now - notify_rate_since >= NOTIFY_RATE_WINDOW_USEC) {
+		notify_rate = (double)notify_rate_count / (double)(now - notify_rate_since);
+		notify_rate_count = 0;
+		notify_rate_since = now;
+	}
+	if (notify_rate * NOTIFY_PACE_MAX_USEC > notify_qlen / 2.0)
+		delay = (int64_t)(notify_qlen / 2.0 / notify_rate);
+	if (queue_was_full || notify_rate * (double)delay < NOTIFY_PACE_MIN_BATCH) {
+		if (notify_paced && event_add(notify_event, NULL) == 0)
+			notify_paced = false;
+		return;
+	}
+	if (!notify_paced && event_del(notify_event) == 0)
+		notify_paced = true;
+	tv = (struct timeval){ 0, (suseconds_t)delay };
+	evtimer_add(notify_pace_timer, &tv);
 }
 
 static void notify_readable(evutil_socket_t fd, short what, void *arg)
@@ -250,15 +358,14 @@ static void notify_readable(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	for (int i = 0; i < NOTIFY_BATCH && notify_receive_one(); i++)
-		;
+	notify_pace(notify_receive(NOTIFY_BATCH));
 }
 
 void notify_drain(void)
 {
 	/* bounded: a flood of senders cannot keep vigild here for ever */
-	for (int i = 0; notify_fd >= 0 && i < 4 * NOTIFY_BATCH && notify_receive_one(); i++)
-		;
+	if (notify_fd >= 0)
+		notify_note_read(notify_receive(4 * NOTIFY_BATCH));
 }
 
 int notify_init(const char *path)
@@ -293,9 +400,11 @@ int notify_init(const char *path)
 		return -1;
 	}
 	notify_closers = true;
+	notify_read_qlen();
 	notify_event = event_new(vigil.base, notify_fd, EV_READ | EV_PERSIST, notify_readable, NULL);
+	notify_pace_timer = evtimer_new(vigil.base, notify_readable, NULL);
 	notify_watch_timer = evtimer_new(vigil.base, notify_watch_closers, NULL);
-	if (!notify_event || !notify_watch_timer || event_add(notify_event, NULL) < 0)
+	if (!notify_event || !notify_pace_timer || !notify_watch_timer || event_add(notify_event, NULL) < 0)
 		return -1;
 	notify_path = strdup(path);
 	return 0;
@@ -308,6 +417,10 @@ void notify_free(void)
 	if (notify_event)
 		event_free(notify_event);
 	notify_event = NULL;
+	if (notify_pace_timer)
+		event_free(notify_pace_timer);
+	notify_pace_timer = NULL;
+	notify_paced = false;
 	if (notify_watch_timer)
 		event_free(notify_watch_timer);
 	notify_watch_timer = NULL;

@@ -19,7 +19,9 @@ uint64_t notify_dropped_count(void);
  * many of them are not closed yet (closer threads, see fd_closer.h). */
 uint64_t notify_passed_fds_total(void);
 size_t notify_passed_fds_pending(void);
-/* Reads every datagram already queued (a deadline is about to be judged). */
+/* Reads every datagram already queued (a deadline is about to be judged,
+ * or autostart is about to spawn); a read that finds the queue full is
+ * reported with heartbeat_source_full(). */
 void notify_drain(void);
 
 #endif

@@ -161,13 +161,21 @@ static int act_exited(struct proc *p, const struct proc_event_arg *arg)
 /* start_secs passed (simple), or ready_timeout passed (notify) */
 static int act_timer_starting(struct proc *p, const struct proc_event_arg *arg)
 {
+	int64_t wait;
+
 	(void)arg;
 	if (p->cfg->type == PROGRAM_SIMPLE) {
 		proc_mark_started(p);
 		return 0;
 	}
-	if (vigil_stalled_since(p->timer_deadline, p->name)) {
-		proc_arm_timer(p, p->cfg->ready_timeout);
+	/* its READY=1 may be queued, or its sender waiting for room: read
+	 * what is there first, and judge only what vigild has caught up on */
+	wait = heartbeat_verdict_wait(p->started_at + p->cfg->ready_timeout, p->timer_deadline,
+				      p->cfg->ready_timeout, p->name);
+	if (p->state != STATE_STARTING)
+		return 0;
+	if (wait) {
+		proc_arm_timer(p, wait);
 		return 0;
 	}
 	log_warn("%s: no READY=1 within %.1fs: failed start", p->name, (double)p->cfg->ready_timeout / USEC_PER_SEC);

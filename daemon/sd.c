@@ -12,9 +12,15 @@
 #include "program.h"
 #include "vigild.h"
 
+/* The STATUS= summary counts every process: at most this often, not on
+ * every loop turn that changed a state (10,000 starting programs change
+ * states thousands of times a second). */
+#define SD_STATUS_INTERVAL USEC_PER_SEC
+
 static struct event *status_event, *watchdog_event;
 static bool sd_active;
 static char last_status[128];
+static int64_t status_counted_at;
 
 static void sd_send_status(evutil_socket_t fd, short what, void *arg)
 {
@@ -24,6 +30,7 @@ static void sd_send_status(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	status_counted_at = now_usec();
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		running += vigil.procs[i]->state == STATE_RUNNING;
 		backoff += vigil.procs[i]->state == STATE_BACKOFF;
@@ -100,6 +107,14 @@ void sd_glue_stopping(void)
 
 void sd_glue_states_changed(void)
 {
-	if (status_event)
-		event_active(status_event, 0, 0);
+	int64_t wait;
+	struct timeval tv;
+
+	if (!status_event || evtimer_pending(status_event, NULL))
+		return;
+	wait = status_counted_at + SD_STATUS_INTERVAL - now_usec();
+	if (wait < 0)
+		wait = 0;
+	tv = (struct timeval){ .tv_sec = wait / USEC_PER_SEC, .tv_usec = wait % USEC_PER_SEC };
+	evtimer_add(status_event, &tv);
 }

@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "guard.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "namemap.h"
 #include "pidmap.h"
@@ -21,10 +22,10 @@
 
 static struct event *shutdown_step_event, *autostart_event, *sweep_event;
 static size_t autostart_next;
+static bool autostart_yielded; /* the last step ended to let the loop read */
 /* Time spent spawning per loop turn at start-up: between turns vigild
- * reads pings and answers vigilctl, so 10,000 programs starting never
- * starve the heartbeats of those already running. */
-#define AUTOSTART_TURN_USEC (5 * 1000)
+ * answers vigilctl, so 10,000 programs starting never keep it waiting. */
+#define AUTOSTART_TURN_USEC (2 * 1000)
 
 /* main pid -> proc, and process group -> proc: a datagram from a process
  * that is not a main pid costs one getpgid() and one lookup, never a walk
@@ -335,6 +336,13 @@ void supervisor_free(void)
 	shutdown_step_event = autostart_event = sweep_event = NULL;
 }
 
+/* The pings and READY=1 of the programs started so far come before the
+ * next spawn: they are read between spawns, and after a read that found
+ * the notify socket's queue full (a spawn takes about as long as 10,000
+ * pingers need to fill it, and then they wait for room) the loop reads
+ * on before anything more is spawned. Else the programs already running
+ * wait longer and longer to be heard, and readiness and pings come too
+ * late. */
 static void supervisor_autostart_step(evutil_socket_t fd, short what, void *arg)
 {
 	int64_t until = now_usec() + AUTOSTART_TURN_USEC;
@@ -343,10 +351,20 @@ static void supervisor_autostart_step(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	/* bound daemon children start when their parent is RUNNING */
-	for (; autostart_next < vigil.nprocs && now_usec() < until && !vigil.shutting_down; autostart_next++) {
+	for (; autostart_next < vigil.nprocs && !vigil.shutting_down; autostart_next++) {
 		struct proc *p = vigil.procs[autostart_next];
-		if (p->cfg->autostart && !p->parent && p->state == STATE_STOPPED)
-			proc_request_start(p);
+		if (!p->cfg->autostart || p->parent || p->state != STATE_STOPPED)
+			continue;
+		if (now_usec() >= until)
+			break;
+		/* at most one loop turn per spawn: a flood of the notify socket
+		 * slows autostart down, never stops it */
+		if (!heartbeat_drain() && !autostart_yielded) {
+			autostart_yielded = true;
+			break;
+		}
+		autostart_yielded = false;
+		proc_request_start(p);
 	}
 	if (autostart_next < vigil.nprocs && !vigil.shutting_down) {
 		/* a zero timer, not event_active(): libevent runs events made
