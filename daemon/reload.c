@@ -12,17 +12,6 @@
 #include "supervisor.h"
 #include "vigild.h"
 
-static void *grow(void *array, size_t n, size_t *cap, size_t size)
-{
-	if (n < *cap)
-		return array;
-	*cap = *cap ? 2 * *cap : 16;
-	array = realloc(array, *cap * size);
-	if (!array)
-		abort();
-	return array;
-}
-
 struct reload_plan {
 	struct proc **next; /* the new vigil.procs */
 	size_t nnext, next_cap;
@@ -34,7 +23,7 @@ struct reload_plan {
 static void plan_keep(struct reload_plan *plan, struct proc *p, struct program_config *cfg)
 {
 	p->cfg = cfg;
-	plan->next = grow(plan->next, plan->nnext, &plan->next_cap, sizeof(*plan->next));
+	plan->next = grow_array(plan->next, plan->nnext, &plan->next_cap, sizeof(*plan->next));
 	plan->next[plan->nnext++] = p;
 }
 
@@ -44,7 +33,7 @@ static struct proc *plan_new(struct reload_plan *plan, struct program_config *cf
 
 	plan_keep(plan, p, cfg);
 	if (start) {
-		plan->to_start = grow(plan->to_start, plan->nto_start, &plan->to_start_cap, sizeof(*plan->to_start));
+		plan->to_start = grow_array(plan->to_start, plan->nto_start, &plan->to_start_cap, sizeof(*plan->to_start));
 		plan->to_start[plan->nto_start++] = p;
 	}
 	return p;

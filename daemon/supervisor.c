@@ -42,17 +42,6 @@ static size_t nretiring, retiring_cap;
 static struct program_config **orphan_cfgs;
 static size_t norphan_cfgs, orphan_cfgs_cap;
 
-static void *grow(void *array, size_t n, size_t *cap, size_t size)
-{
-	if (n < *cap)
-		return array;
-	*cap = *cap ? 2 * *cap : 16;
-	array = realloc(array, *cap * size);
-	if (!array)
-		abort();
-	return array;
-}
-
 static int proc_order(const void *a, const void *b)
 {
 	const struct proc *pa = *(struct proc *const *)a, *pb = *(struct proc *const *)b;
@@ -247,7 +236,7 @@ void supervisor_retire(struct proc *p, struct proc *successor)
 		proc_on_parent_gone(p->children[i]);
 	p->nchildren = 0;
 	p->parent = NULL;
-	retiring = grow(retiring, nretiring, &retiring_cap, sizeof(*retiring));
+	retiring = grow_array(retiring, nretiring, &retiring_cap, sizeof(*retiring));
 	retiring[nretiring++] = p;
 	proc_request_stop(p);
 	event_active(sweep_event, 0, 0);
@@ -255,7 +244,7 @@ void supervisor_retire(struct proc *p, struct proc *successor)
 
 void supervisor_release_config(struct program_config *pc)
 {
-	orphan_cfgs = grow(orphan_cfgs, norphan_cfgs, &orphan_cfgs_cap, sizeof(*orphan_cfgs));
+	orphan_cfgs = grow_array(orphan_cfgs, norphan_cfgs, &orphan_cfgs_cap, sizeof(*orphan_cfgs));
 	orphan_cfgs[norphan_cfgs++] = pc;
 	event_active(sweep_event, 0, 0);
 }

@@ -2,6 +2,7 @@
 #include "vigild.h"
 
 #include <event2/event.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "parse.h"
@@ -30,4 +31,15 @@ int64_t now_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+void *grow_array(void *array, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return array;
+	*cap = *cap ? 2 * *cap : 16;
+	array = realloc(array, *cap * size);
+	if (!array)
+		abort();
+	return array;
 }

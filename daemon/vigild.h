@@ -25,6 +25,9 @@ struct vigil {
 extern struct vigil vigil;
 
 int64_t now_usec(void); /* CLOCK_MONOTONIC */
+/* array with room for at least n + 1 elements of size bytes (capacity
+ * *cap, doubled when full); aborts when out of memory. */
+void *grow_array(void *array, size_t n, size_t *cap, size_t size);
 
 /* The event loop as vigild needs it (precise timers). */
 struct event_base *vigil_event_base_new(void);
