@@ -237,11 +237,19 @@ start_secs = 0
 """
 
 
+def wait_stubborn(vigil):
+    """Waits until "slow" ignores SIGTERM: its shell has set the trap and
+    exec'd sleep (a SIGTERM before the trap would end it at once)."""
+    pids = vigil.wait_all_running("slow", "other")
+    wait_for(lambda: (cmdline(pids["slow"]) or [""])[0] == "/bin/sleep", what="slow to exec sleep after its trap")
+    return pids
+
+
 @pytest.mark.parametrize("change", ["unchanged", "changed", "removed"])
 def test_reload_during_stopping(vigil, change):
     vigil.write_config(STUBBORN.replace("{n}", "1007").replace("{t}", "4s"))
     vigil.start()
-    pids = vigil.wait_all_running("slow", "other")
+    pids = wait_stubborn(vigil)
     r = vigil.ctl("stop", "--no-block", "slow")
     assert r.returncode == 0, r.stderr
     vigil.wait_state("slow", "STOPPING")
@@ -277,7 +285,7 @@ def test_reload_during_stopping(vigil, change):
 def test_reload_during_shutdown_is_refused(vigil):
     vigil.write_config(STUBBORN.replace("{n}", "1007").replace("{t}", "3s"))
     vigil.start()
-    vigil.wait_all_running("slow", "other")
+    wait_stubborn(vigil)
     vigil.signal(signal.SIGTERM)
     vigil.wait_state("slow", "STOPPING")
     r = vigil.reload()
