@@ -248,3 +248,33 @@ start_secs = 0
     wait_for(lambda: len([f for f in os.listdir(runs) if f.startswith("run.")]) >= 2,
              what="the program to run a second time")
     assert "killed by signal KILL" not in vigil.log(), vigil.log()[-3000:]
+
+
+@pytest.mark.parametrize("leftover", [False, True])
+def test_a_restart_at_once_runs_in_the_programs_cgroup(vigil, marker, leftover):
+    """A process that ended after living over a second is restarted at
+    once in its program's cgroup: reused as it was when the process ended
+    alone, and joined (the kernel kills a child cloned into a cgroup
+    killed since it was made) when its leftovers had to be killed."""
+    bg = f"/bin/sleep 1300{marker} & " if leftover else ""
+    start(vigil, f"""
+[program:again]
+command = /bin/sh -c '{bg}sleep 1.2; exit 1'
+start_secs = 0
+restart = always
+""", "cgroup")
+    first = vigil.wait_running("again")["pid"]
+    cg = cgroup_dir(first)
+    assert cg.endswith("/prog-again"), cg
+    p = vigil.wait_program("again", lambda p: p["restarts"] >= 1 and p["pid"] not in (None, first),
+                           "a restart at once")
+    assert p["state"] in ("STARTING", "RUNNING"), p
+    assert cgroup_dir(p["pid"]) == cg
+    # it runs (a child cloned into a killed cgroup dies at birth) and
+    # lives on until it ends by itself again
+    second = vigil.wait_program("again", lambda q: q["pid"] == p["pid"] and q["state"] == "RUNNING",
+                                "the restarted process to run")
+    assert pid_alive(second["pid"])
+    if leftover:
+        wait_for(lambda: len(pids_with_arg(f"1300{marker}")) <= 1, what="the first leftover to be killed")
+    assert "failed start" not in vigil.log()
