@@ -135,8 +135,8 @@ void proc_on_heartbeat_lost(struct proc *p, const char *why);
 /* heartbeat.h's lost action: p is a struct proc */
 void proc_heartbeat_deadline_passed(void *p, const char *why);
 
-/* A daemon child's parent entered or left RUNNING. */
-void proc_on_parent_running(struct proc *child);
+/* A daemon child's parent is retired by a reload (its entering and
+ * leaving RUNNING is seen by program.c itself). */
 void proc_on_parent_gone(struct proc *child);
 
 bool proc_is_active(const struct proc *p); /* a process runs or will soon */

@@ -355,11 +355,6 @@ void proc_heartbeat_deadline_passed(void *p, const char *why)
 	proc_on_heartbeat_lost(p, why);
 }
 
-void proc_on_parent_running(struct proc *child)
-{
-	proc_dispatch(child, PEV_PARENT_RUNNING, 0, NULL);
-}
-
 void proc_on_parent_gone(struct proc *child)
 {
 	proc_dispatch(child, PEV_PARENT_GONE, 0, NULL);
