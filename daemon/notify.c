@@ -320,20 +320,21 @@ static void notify_read_qlen(void)
 /* A read that takes more datagrams than the queue holds found it full:
  * senders were waiting for room, and more may be (heartbeat.c decides
  * what that means for deadlines). */
-static void notify_note_read(int n)
+static bool notify_note_read(int n)
 {
-	if (n > notify_qlen)
-		heartbeat_source_full();
+	if (n <= notify_qlen)
+		return false;
+	heartbeat_source_full();
+	return true;
 }
 
 /* After a read of n datagrams: how to read next. */
 static void notify_pace(int n)
 {
 	int64_t now = now_usec(), delay = NOTIFY_PACE_MAX_USEC;
-	bool queue_was_full = n > notify_qlen;
+	bool queue_was_full = notify_note_read(n);
 	struct timeval tv;
 
-	notify_note_read(n);
 	notify_rate_count += (unsigned)n;
 	if (now - notify_rate_since >= NOTIFY_RATE_WINDOW_USEC) {
 		notify_rate = (double)notify_rate_count / (double)(now - notify_rate_since);
