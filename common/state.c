@@ -6,7 +6,7 @@ static const char *const state_names[STATE_COUNT] = {
 	[STATE_STOPPED] = "STOPPED",   [STATE_STARTING] = "STARTING",
 	[STATE_RUNNING] = "RUNNING",   [STATE_BACKOFF] = "BACKOFF",
 	[STATE_STOPPING] = "STOPPING", [STATE_EXITED] = "EXITED",
-	[STATE_FATAL] = "FATAL",
+	[STATE_FATAL] = "FATAL",       [STATE_WAITING] = "WAITING",
 };
 
 const char *state_name(enum proc_state state)

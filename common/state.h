@@ -11,6 +11,7 @@ enum proc_state {
 	STATE_STOPPING,
 	STATE_EXITED,
 	STATE_FATAL,
+	STATE_WAITING, /* asked to start, waiting for what it requires */
 	STATE_COUNT
 };
 

@@ -16,12 +16,20 @@
 
 enum output_kind { OUTPUT_INHERIT, OUTPUT_NULL, OUTPUT_FILE, OUTPUT_JOURNAL, OUTPUT_STDOUT };
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
-enum program_type { PROGRAM_SIMPLE, PROGRAM_NOTIFY };
+enum program_type { PROGRAM_SIMPLE, PROGRAM_NOTIFY, PROGRAM_ONESHOT };
+/* requires = NAME[:CONDITION]: what NAME must be in before a dependent spawns */
+enum requirement_condition { REQUIRE_RUNNING, REQUIRE_HEALTHY, REQUIRE_COMPLETED };
+enum health_action { HEALTH_ACTION_RESTART, HEALTH_ACTION_NONE };
 enum notify_access { NOTIFY_ACCESS_MAIN, NOTIFY_ACCESS_ALL };
 
 struct output_spec {
 	enum output_kind kind;
 	char *path; /* OUTPUT_FILE only; may hold %(process_num)d */
+};
+
+struct requirement {
+	char *name; /* a program, never one instance */
+	enum requirement_condition condition;
 };
 
 struct program_config {
@@ -57,9 +65,20 @@ struct program_config {
 	enum notify_access notify_access;
 	bool daemon;
 	char *bind_to; /* NULL: bound to vigild itself */
+	struct requirement *requires; /* in the order written */
+	size_t nrequires;
+	int requires_line; /* where requires was set, for messages; 0: not set */
+	/* health_check as written (may hold %(process_num)d); NULL: none.
+	 * Parsed per instance by health_target_parse(). */
+	char *health_check;
+	int health_check_line;
+	int64_t health_interval, health_timeout, health_start_period; /* usec */
+	int health_retries;
+	enum health_action health_action;
+	bool critical;
 
 	/* options seen, so defaults that depend on others can be applied */
-	bool heartbeat_timeout_set, stderr_set;
+	bool heartbeat_timeout_set, stderr_set, restart_set;
 };
 
 struct config {
@@ -90,5 +109,7 @@ void program_config_free(struct program_config *pc);
 void program_config_defaults(struct program_config *pc);
 
 const char *restart_policy_name(enum restart_policy policy);
+const char *program_type_name(enum program_type type);
+const char *requirement_condition_name(enum requirement_condition condition);
 
 #endif

@@ -126,3 +126,23 @@ const char *restart_policy_name(enum restart_policy policy)
 	}
 	return "?";
 }
+
+const char *program_type_name(enum program_type type)
+{
+	switch (type) {
+	case PROGRAM_SIMPLE: return "simple";
+	case PROGRAM_NOTIFY: return "notify";
+	case PROGRAM_ONESHOT: return "oneshot";
+	}
+	return "?";
+}
+
+const char *requirement_condition_name(enum requirement_condition condition)
+{
+	switch (condition) {
+	case REQUIRE_RUNNING: return "running";
+	case REQUIRE_HEALTHY: return "healthy";
+	case REQUIRE_COMPLETED: return "completed";
+	}
+	return "?";
+}

@@ -72,6 +72,12 @@ struct proc *proc_new(struct program_config *cfg, int instance)
 		abort();
 	heartbeat_init(&p->hb, p, p->name);
 	p->hb.timeout = cfg->heartbeat_timeout;
+	if (cfg->health_check) {
+		p->health_text = expand_program_vars(cfg->health_check, cfg->name, instance, err, sizeof(err));
+		if (!p->health_text)
+			abort(); /* config_check expanded and parsed it already */
+	}
+	health_init(&p->health, p, p->name, &p->cfg, p->health_text);
 	output_init(&p->output, p->name, p->instance, &p->cfg);
 	return p;
 }
@@ -83,12 +89,18 @@ void proc_free(struct proc *p)
 		return;
 	event_free(p->timer);
 	heartbeat_free(&p->hb);
+	health_free(&p->health);
+	free(p->health_text);
 	output_free(&p->output);
 	start_limit_free(&p->start_limit);
 	free(p->argv_text);
 	free(p->spawn_error);
 	free(p->status_text);
 	free(p->children);
+	for (size_t i = 0; i < p->nreqs; i++)
+		free(p->reqs[i].procs);
+	free(p->reqs);
+	free(p->dependents);
 	free(p);
 }
 
@@ -100,6 +112,8 @@ const char *exit_cause_name(enum exit_cause cause)
 	case CAUSE_HEARTBEAT: return "heartbeat";
 	case CAUSE_READY_TIMEOUT: return "ready_timeout";
 	case CAUSE_STOPPED: return "stopped";
+	case CAUSE_HEALTH: return "health";
+	case CAUSE_DEPENDENCY: return "dependency";
 	}
 	return "?";
 }
@@ -110,6 +124,8 @@ const char *proc_event_name(enum proc_event ev)
 		[PEV_START] = "start", [PEV_STOP] = "stop", [PEV_RESTART] = "restart", [PEV_EXIT] = "exit",
 		[PEV_TIMER] = "timer", [PEV_READY] = "ready", [PEV_HEARTBEAT_LOST] = "heartbeat lost",
 		[PEV_PARENT_RUNNING] = "parent running", [PEV_PARENT_GONE] = "parent gone",
+		[PEV_UNHEALTHY] = "unhealthy", [PEV_REQUIRES_MET] = "requires met",
+		[PEV_REQUIRES_FAILED] = "requires failed",
 	};
 	return ev < PEV_COUNT ? names[ev] : "?";
 }
@@ -130,6 +146,11 @@ void proc_set_state(struct proc *p, enum proc_state state)
 	p->state = state;
 	p->state_since = now_usec();
 	log_debug("%s: %s -> %s", p->name, state_name(old), state_name(state));
+	/* active checks run while it is RUNNING */
+	if (state == STATE_RUNNING && p->pid)
+		health_begin(&p->health, p->started_at);
+	else if (old == STATE_RUNNING)
+		health_end(&p->health);
 	if (state == STATE_RUNNING && !vigil.shutting_down)
 		for (size_t i = 0; i < p->nchildren; i++)
 			proc_dispatch(p->children[i], PEV_PARENT_RUNNING, 0, NULL);
@@ -258,7 +279,37 @@ static void proc_spawn_failed(struct proc *p, pid_t rc, const char *err, int err
 	proc_failed_start(p, p->cfg->restart != RESTART_NEVER);
 }
 
+void proc_fail_requirement(struct proc *p, const char *why)
+{
+	log_err("%s: not started: %s (FATAL)", p->name, why);
+	p->last_exit = (struct last_exit){ .set = true, .cause = CAUSE_DEPENDENCY, .code = -1 };
+	free(p->status_text);
+	p->status_text = strdup(why);
+	proc_set_state(p, STATE_FATAL);
+}
+
 void proc_spawn(struct proc *p)
+{
+	char why[512];
+	int rc = hooks.requirements ? hooks.requirements(p, why, sizeof(why)) : REQUIRES_MET;
+
+	if (rc == REQUIRES_FAILED) {
+		proc_fail_requirement(p, why);
+		return;
+	}
+	if (rc == REQUIRES_WAIT) {
+		evtimer_del(p->timer);
+		free(p->status_text);
+		p->status_text = strdup(why);
+		if (p->state != STATE_WAITING)
+			log_info("%s: %s", p->name, why);
+		proc_set_state(p, STATE_WAITING);
+		return;
+	}
+	proc_spawn_now(p);
+}
+
+void proc_spawn_now(struct proc *p)
 {
 	char err[512];
 	int errnum;
@@ -281,12 +332,16 @@ void proc_spawn(struct proc *p)
 	p->started_at = now_usec();
 	p->hb.last_ping = 0;
 	p->kill_reason = KILL_NONE;
+	p->ran_once = true;
+	p->completed = false;
 	proc_set_pid(p, pid);
 	log_info("%s: started pid %d", p->name, (int)pid);
 	proc_set_state(p, STATE_STARTING);
-	if (p->cfg->type == PROGRAM_SIMPLE)
+	if (p->cfg->type != PROGRAM_NOTIFY)
 		heartbeat_arm(&p->hb);
-	if (p->cfg->type == PROGRAM_NOTIFY) {
+	if (p->cfg->type == PROGRAM_ONESHOT) {
+		/* STARTING until it exits: that is its result */
+	} else if (p->cfg->type == PROGRAM_NOTIFY) {
 		if (p->cfg->ready_timeout)
 			proc_arm_timer(p, p->cfg->ready_timeout);
 	} else if (p->cfg->start_secs == 0) {
@@ -324,6 +379,7 @@ void proc_record_exit(struct proc *p, int status)
 		[KILL_STOP] = CAUSE_STOPPED,
 		[KILL_HEARTBEAT] = CAUSE_HEARTBEAT,
 		[KILL_READY_TIMEOUT] = CAUSE_READY_TIMEOUT,
+		[KILL_HEALTH] = CAUSE_HEALTH,
 	};
 	struct last_exit *le = &p->last_exit;
 	bool expected = p->kill_reason == KILL_STOP;
@@ -351,9 +407,20 @@ void proc_after_failure_or_exit(struct proc *p, enum proc_state from, int64_t ra
 	bool wants_restart = policy_wants_restart(p->cfg->restart, success);
 	int64_t delay;
 
-	if (from == STATE_STARTING || ran < POLICY_MIN_RUN_USEC) {
+	if (p->cfg->type == PROGRAM_ONESHOT && success) {
+		/* done: the "completed" condition */
+		proc_reset_failures(p);
+		p->completed = true;
+		proc_set_state(p, STATE_EXITED);
+		return;
+	}
+	if (p->cfg->type == PROGRAM_ONESHOT) {
+		/* every failed run is a failed start */
+		proc_failed_start(p, wants_restart);
+	} else if (from == STATE_STARTING || ran < POLICY_MIN_RUN_USEC) {
 		proc_failed_start(p, wants_restart);
 	} else if (!wants_restart) {
+		p->completed = success;
 		proc_set_state(p, STATE_EXITED);
 	} else if ((delay = policy_restart_delay_after_run(p->cfg, ran, &p->quick_runs)) == 0) {
 		/* It ran well: restart at once, no delay. */
@@ -386,6 +453,24 @@ int proc_send_signal(struct proc *p, int signo)
 	return 0;
 }
 
+void proc_on_health_changed(struct proc *p, enum health_state old)
+{
+	const struct health *h = &p->health;
+
+	if (h->state == HEALTH_HEALTHY && old == HEALTH_UNHEALTHY)
+		log_info("%s: healthy again", p->name);
+	else if (h->state == HEALTH_HEALTHY)
+		log_info("%s: healthy", p->name);
+	if (h->state != HEALTH_UNHEALTHY)
+		return;
+	if (p->cfg->health_action == HEALTH_ACTION_NONE) {
+		log_warn("%s: unhealthy after %d failed checks (%s); health_action = none: left running", p->name,
+			 h->failures, h->last_error ? h->last_error : "?");
+		return;
+	}
+	proc_on_unhealthy(p, h->last_error);
+}
+
 void proc_on_ping(struct proc *p)
 {
 	heartbeat_ping(&p->hb);
@@ -403,7 +488,7 @@ void proc_on_watchdog_usec(struct proc *p, int64_t usec)
 	p->hb.timeout = usec;
 	if (usec == 0)
 		heartbeat_disarm(&p->hb);
-	else if (p->pid && (p->state == STATE_RUNNING || p->cfg->type == PROGRAM_SIMPLE))
+	else if (p->pid && (p->state == STATE_RUNNING || p->cfg->type != PROGRAM_NOTIFY))
 		heartbeat_arm(&p->hb);
 }
 

@@ -13,17 +13,20 @@
 
 #include "state.h"
 #include "config.h"
+#include "health.h"
 #include "heartbeat.h"
 #include "output.h"
 #include "policy.h"
 
-enum exit_cause { CAUSE_EXIT, CAUSE_SIGNAL, CAUSE_HEARTBEAT, CAUSE_READY_TIMEOUT, CAUSE_STOPPED };
+enum exit_cause { CAUSE_EXIT, CAUSE_SIGNAL, CAUSE_HEARTBEAT, CAUSE_READY_TIMEOUT, CAUSE_STOPPED, CAUSE_HEALTH,
+		  CAUSE_DEPENDENCY };
 
 enum kill_reason {
 	KILL_NONE,	    /* it ended by itself */
 	KILL_STOP,	    /* stop requested (ctl, shutdown, or its parent ended) */
 	KILL_HEARTBEAT,	    /* pings stopped */
 	KILL_READY_TIMEOUT, /* type = notify and no READY=1 in time */
+	KILL_HEALTH,	    /* its health checks failed (health_action = restart) */
 };
 
 struct last_exit {
@@ -62,6 +65,8 @@ struct proc {
 	bool follow_parent;	      /* daemon child: start again when the parent runs */
 
 	struct heartbeat hb; /* deadline re-armed by every WATCHDOG=1, last ping */
+	struct health health; /* active checks while RUNNING */
+	char *health_text;    /* health_check with %(process_num)d expanded, or NULL */
 	char *status_text;   /* last STATUS= */
 
 	/* daemon-flagged children: parent is the bind_to process (NULL for
@@ -71,6 +76,21 @@ struct proc {
 	size_t nchildren;
 
 	struct proc_output output; /* pipes, files and recent lines */
+
+	/* requires: bound by the owner (supervisor.c) like daemon children.
+	 * reqs[i] are the instances of the program cfg->requires[i] names;
+	 * dependents are the processes whose requires name this program. */
+	struct proc_requirement {
+		struct proc **procs;
+		size_t n;
+		enum requirement_condition condition;
+	} *reqs;
+	size_t nreqs;
+	struct proc **dependents;
+	size_t ndependents;
+	bool ran_once;	/* a process of it has exec'd (critical: else exit code 1) */
+	bool completed; /* ended with a success code and was not restarted (the
+			   "completed" condition; EXITED); cleared by a spawn */
 
 	/* reload: a retiring process is stopped, then freed; its successor
 	 * (the same name under the new config) starts once it is gone */
@@ -91,6 +111,9 @@ enum proc_event {
 	PEV_HEARTBEAT_LOST, /* pings stopped, or WATCHDOG=trigger */
 	PEV_PARENT_RUNNING, /* a daemon child's parent entered RUNNING */
 	PEV_PARENT_GONE,    /* a daemon child's parent left RUNNING */
+	PEV_UNHEALTHY,	    /* its health checks failed health_retries times */
+	PEV_REQUIRES_MET,   /* WAITING: every requirement holds now */
+	PEV_REQUIRES_FAILED,/* WAITING: a requirement failed for good */
 	PEV_COUNT
 };
 const char *proc_event_name(enum proc_event ev);
@@ -108,7 +131,14 @@ struct proc_hooks {
 	pid_t (*spawn)(struct proc *p, char *err, size_t errlen, int *errnum);
 	/* kill(2) */
 	int (*signal)(pid_t target, int signo);
+	/* Before p is spawned: whether what it requires holds. It pulls in
+	 * (starts) requirements that are neither active nor already in their
+	 * condition. REQUIRES_WAIT puts p in WAITING; REQUIRES_FAILED makes
+	 * it FATAL with cause dependency. why (when not met) names what it
+	 * waits for or what failed, for its status text. Unset: always met. */
+	int (*requirements)(struct proc *p, char *why, size_t whylen);
 };
+enum { REQUIRES_MET, REQUIRES_WAIT, REQUIRES_FAILED };
 /* Unset members keep their defaults (no observer; the real spawn and kill). */
 void proc_set_hooks(const struct proc_hooks *hooks);
 
@@ -138,6 +168,13 @@ void proc_heartbeat_deadline_passed(void *p, const char *why);
 /* A daemon child's parent is retired by a reload (its entering and
  * leaving RUNNING is seen by program.c itself). */
 void proc_on_parent_gone(struct proc *child);
+
+/* health.h's verdict changed (p->health.state; it was old): unhealthy
+ * with health_action = restart stops it and restarts it per policy */
+void proc_on_health_changed(struct proc *p, enum health_state old);
+void proc_on_unhealthy(struct proc *p, const char *why);
+/* WAITING: the owner found every requirement met, or one failed for good */
+void proc_on_requirements(struct proc *p, bool failed, const char *why);
 
 bool proc_is_active(const struct proc *p); /* a process runs or will soon */
 const char *exit_cause_name(enum exit_cause cause);

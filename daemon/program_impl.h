@@ -18,8 +18,13 @@ void proc_begin_kill(struct proc *p, enum kill_reason reason, int signo);
 void proc_reset_failures(struct proc *p);
 /* RUNNING: started long enough, or READY=1 */
 void proc_mark_started(struct proc *p);
-/* fork/exec, then STARTING (or RUNNING at once), or the failure path */
+/* WAITING while what p requires does not hold (FATAL if it failed for
+ * good), else proc_spawn_now */
 void proc_spawn(struct proc *p);
+/* fork/exec, then STARTING (or RUNNING at once), or the failure path */
+void proc_spawn_now(struct proc *p);
+/* FATAL with cause dependency; why names the requirement */
+void proc_fail_requirement(struct proc *p, const char *why);
 /* BACKOFF with a growing delay, FATAL past the start limit, or EXITED/
  * FATAL when the policy does not restart */
 void proc_failed_start(struct proc *p, bool wants_restart);

@@ -15,6 +15,13 @@
  * STOPPING   after stop  a stop now   after stop    exited  SIGKILL        -      -        follow   -
  * EXITED     spawn       clear        spawn         -       -              -      -        follow   -
  * FATAL      spawn       clear        spawn         -       -              -      -        follow   -
+ * WAITING    -           STOPPED      -             -       -              -      -        -        -
+ *
+ * Three more columns: UNHEALTHY (RUNNING: kill, a failure like a lost
+ * heartbeat), REQUIRES MET (WAITING: spawn) and REQUIRES FAILED
+ * (WAITING: FATAL, cause dependency); "-" everywhere else. A spawn from
+ * rest goes through proc_spawn, which asks first whether what the
+ * program requires holds, and waits in WAITING if not.
  *
  * "exited" is act_exited: STOPPED after a stop, a restart's spawn, or
  * the restart policy (proc_after_failure_or_exit). "follow": a daemon
@@ -274,10 +281,45 @@ static int act_parent_gone_backoff(struct proc *p, const struct proc_event_arg *
 	return 0;
 }
 
+/* its checks failed health_retries times: a failure, like a lost heartbeat */
+static int act_unhealthy(struct proc *p, const struct proc_event_arg *arg)
+{
+	char buf[16];
+
+	log_warn("%s: unhealthy after %d failed checks (%s): sending %s", p->name, p->health.failures,
+		 arg->why ? arg->why : "?", signal_name(p->cfg->stop_signal, buf, sizeof(buf)));
+	proc_begin_kill(p, KILL_HEALTH, p->cfg->stop_signal);
+	return 0;
+}
+
+static int act_requires_met(struct proc *p, const struct proc_event_arg *arg)
+{
+	(void)arg;
+	proc_spawn_now(p);
+	return 0;
+}
+
+static int act_requires_failed(struct proc *p, const struct proc_event_arg *arg)
+{
+	proc_fail_requirement(p, arg->why);
+	return 0;
+}
+
+static int act_stop_waiting(struct proc *p, const struct proc_event_arg *arg)
+{
+	(void)arg;
+	proc_cancel_pending_starts(p);
+	free(p->status_text);
+	p->status_text = NULL;
+	proc_set_state(p, STATE_STOPPED);
+	return 0;
+}
+
 #define AT_REST(stop)                                                                                      \
 	{ [PEV_START] = act_spawn, [PEV_STOP] = stop, [PEV_RESTART] = act_spawn, [PEV_EXIT] = act_nothing,      \
 	  [PEV_TIMER] = act_nothing, [PEV_READY] = act_nothing, [PEV_HEARTBEAT_LOST] = act_nothing,            \
-	  [PEV_PARENT_RUNNING] = act_parent_running, [PEV_PARENT_GONE] = act_nothing }
+	  [PEV_PARENT_RUNNING] = act_parent_running, [PEV_PARENT_GONE] = act_nothing,                         \
+	  [PEV_UNHEALTHY] = act_nothing, [PEV_REQUIRES_MET] = act_nothing, [PEV_REQUIRES_FAILED] = act_nothing }
 
 static const proc_action proc_table[STATE_COUNT][PEV_COUNT] = {
 	[STATE_STOPPED] = AT_REST(act_stop_idle),
@@ -285,28 +327,40 @@ static const proc_action proc_table[STATE_COUNT][PEV_COUNT] = {
 		[PEV_START] = act_nothing, [PEV_STOP] = act_stop_running, [PEV_RESTART] = act_restart_running,
 		[PEV_EXIT] = act_exited, [PEV_TIMER] = act_timer_starting, [PEV_READY] = act_ready,
 		[PEV_HEARTBEAT_LOST] = act_heartbeat_lost, [PEV_PARENT_RUNNING] = act_parent_running,
-		[PEV_PARENT_GONE] = act_parent_gone_running,
+		[PEV_PARENT_GONE] = act_parent_gone_running, [PEV_UNHEALTHY] = act_nothing,
+		[PEV_REQUIRES_MET] = act_nothing, [PEV_REQUIRES_FAILED] = act_nothing,
 	},
 	[STATE_RUNNING] = {
 		[PEV_START] = act_nothing, [PEV_STOP] = act_stop_running, [PEV_RESTART] = act_restart_running,
 		[PEV_EXIT] = act_exited, [PEV_TIMER] = act_timer_running, [PEV_READY] = act_nothing,
 		[PEV_HEARTBEAT_LOST] = act_heartbeat_lost, [PEV_PARENT_RUNNING] = act_parent_running,
-		[PEV_PARENT_GONE] = act_parent_gone_running,
+		[PEV_PARENT_GONE] = act_parent_gone_running, [PEV_UNHEALTHY] = act_unhealthy,
+		[PEV_REQUIRES_MET] = act_nothing, [PEV_REQUIRES_FAILED] = act_nothing,
 	},
 	[STATE_BACKOFF] = {
 		[PEV_START] = act_spawn, [PEV_STOP] = act_stop_backoff, [PEV_RESTART] = act_spawn,
 		[PEV_EXIT] = act_nothing, [PEV_TIMER] = act_timer_backoff, [PEV_READY] = act_nothing,
 		[PEV_HEARTBEAT_LOST] = act_nothing, [PEV_PARENT_RUNNING] = act_parent_running,
-		[PEV_PARENT_GONE] = act_parent_gone_backoff,
+		[PEV_PARENT_GONE] = act_parent_gone_backoff, [PEV_UNHEALTHY] = act_nothing,
+		[PEV_REQUIRES_MET] = act_nothing, [PEV_REQUIRES_FAILED] = act_nothing,
 	},
 	[STATE_STOPPING] = {
 		[PEV_START] = act_start_after_stop, [PEV_STOP] = act_stop_dying, [PEV_RESTART] = act_restart_dying,
 		[PEV_EXIT] = act_exited, [PEV_TIMER] = act_timer_stopping, [PEV_READY] = act_nothing,
 		[PEV_HEARTBEAT_LOST] = act_nothing, [PEV_PARENT_RUNNING] = act_parent_running,
-		[PEV_PARENT_GONE] = act_nothing,
+		[PEV_PARENT_GONE] = act_nothing, [PEV_UNHEALTHY] = act_nothing,
+		[PEV_REQUIRES_MET] = act_nothing, [PEV_REQUIRES_FAILED] = act_nothing,
 	},
 	[STATE_EXITED] = AT_REST(act_stop_idle),
 	[STATE_FATAL] = AT_REST(act_stop_idle),
+	/* asked to start; spawned once what it requires holds */
+	[STATE_WAITING] = {
+		[PEV_START] = act_nothing, [PEV_STOP] = act_stop_waiting, [PEV_RESTART] = act_nothing,
+		[PEV_EXIT] = act_nothing, [PEV_TIMER] = act_nothing, [PEV_READY] = act_nothing,
+		[PEV_HEARTBEAT_LOST] = act_nothing, [PEV_PARENT_RUNNING] = act_nothing,
+		[PEV_PARENT_GONE] = act_nothing, [PEV_UNHEALTHY] = act_nothing,
+		[PEV_REQUIRES_MET] = act_requires_met, [PEV_REQUIRES_FAILED] = act_requires_failed,
+	},
 };
 
 int proc_dispatch(struct proc *p, enum proc_event ev, int wait_status, const char *why)
@@ -358,4 +412,14 @@ void proc_heartbeat_deadline_passed(void *p, const char *why)
 void proc_on_parent_gone(struct proc *child)
 {
 	proc_dispatch(child, PEV_PARENT_GONE, 0, NULL);
+}
+
+void proc_on_unhealthy(struct proc *p, const char *why)
+{
+	proc_dispatch(p, PEV_UNHEALTHY, 0, why);
+}
+
+void proc_on_requirements(struct proc *p, bool failed, const char *why)
+{
+	proc_dispatch(p, failed ? PEV_REQUIRES_FAILED : PEV_REQUIRES_MET, 0, why);
 }
