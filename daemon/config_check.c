@@ -171,8 +171,10 @@ static int check_health(const struct program_config *pc, FILE *errors)
 }
 
 /* Each requirement names another program, which must have a health_check
- * to be required healthy. Cycles are config_check_cycles'. */
-static int check_requires(const struct config *config, const struct program_config *pc, FILE *errors)
+ * to be required healthy. A oneshot is never RUNNING for long: requiring
+ * it (running) means requiring it completed, so that is what is stored.
+ * Cycles are config_check_cycles'. */
+static int check_requires(const struct config *config, struct program_config *pc, FILE *errors)
 {
 	int n = 0;
 
@@ -180,7 +182,7 @@ static int check_requires(const struct config *config, const struct program_conf
 		return check_error_at(errors, pc, pc->requires_line,
 				      "requires: a daemon child (daemon = yes) starts with its parent and requires nothing");
 	for (size_t i = 0; i < pc->nrequires; i++) {
-		const struct requirement *r = &pc->requires[i];
+		struct requirement *r = &pc->requires[i];
 		const struct program_config *target = config_find_program(config, r->name);
 
 		if (!target)
@@ -190,6 +192,8 @@ static int check_requires(const struct config *config, const struct program_conf
 		else if (r->condition == REQUIRE_HEALTHY && !target->health_check)
 			n += check_error_at(errors, pc, pc->requires_line,
 					    "requires: \"%s:healthy\", but [program:%s] has no health_check", r->name, r->name);
+		else if (r->condition == REQUIRE_RUNNING && target->type == PROGRAM_ONESHOT)
+			r->condition = REQUIRE_COMPLETED;
 	}
 	return n;
 }
