@@ -29,6 +29,21 @@ def test_running_waits_for_start_secs(vigil):
     assert d.one("start", "db").pid == vigil.program("db")["pid"]
 
 
+def test_independent_programs_do_not_wait(vigil):
+    """web (priority 10) waits for db; other (priority 30, no requires)
+    is spawned at once, before db could be RUNNING."""
+    d = DepLog(vigil)
+    vigil.start(section("web", d.cmd("web"), requires="db", priority=10, start_secs=0)
+                + section("db", d.cmd("db"), priority=20, start_secs="2s")
+                + section("other", d.cmd("other"), priority=30, start_secs=0))
+    other = d.wait("start", "other")
+    db = d.one("start", "db")
+    assert db.t < other.t < db.t + 1.0, f"other waited with web: {d.text()}"
+    assert vigil.state("web") in ("WAITING", "STARTING", "RUNNING")
+    vigil.wait_all_running("db", "web", "other")
+    assert d.one("start", "web").t - db.t >= 2.0 - EXEC_SLACK, d.text()
+
+
 def test_completed_oneshot_runs_before_dependent(vigil):
     d = DepLog(vigil)
     vigil.start(section("migrate", d.cmd("migrate", 0, 0, gate="go"), type="oneshot")
