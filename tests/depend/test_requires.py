@@ -39,7 +39,6 @@ def test_independent_programs_do_not_wait(vigil):
     other = d.wait("start", "other")
     db = d.one("start", "db")
     assert db.t < other.t < db.t + 1.0, f"other waited with web: {d.text()}"
-    assert vigil.state("web") in ("WAITING", "STARTING", "RUNNING")
     vigil.wait_all_running("db", "web", "other")
     assert d.one("start", "web").t - db.t >= 2.0 - EXEC_SLACK, d.text()
 
