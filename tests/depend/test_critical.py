@@ -31,6 +31,17 @@ def test_exit_code_of_critical_program_after_stopping_all_in_order(vigil):
     assert "app" in vigil.log()
 
 
+def test_critical_program_that_completes_gives_0(vigil):
+    """restart = on-failure (the default): an exit 0 is not restarted, so
+    it ended for good; vigild exits 0 after stopping the rest."""
+    d = DepLog(vigil)
+    vigil.start(others(d) + section("app", d.cmd("app", 0, 0, gate="go"), critical="yes", start_secs=0))
+    vigil.wait_all_running("db", "web", "app")
+    d.open_gate("go")
+    assert vigil.wait_exit() == 0, vigil.log()[-3000:]
+    assert d.order("stop") == ["web", "db"], d.text()
+
+
 def test_killed_critical_program_gives_128_plus_signal(vigil):
     d = DepLog(vigil)
     vigil.start(others(d) + section("app", d.cmd("app"), critical="yes", restart="never", start_secs=0))
