@@ -136,6 +136,34 @@ def test_restart_judges_by_its_reply_without_a_get_first(fake):
     assert len(fake.gets("/v1/programs")) == 3, fake.requests
 
 
+def test_restart_waits_while_a_dependent_is_stopped_to_resume(fake):
+    # db is restarted once front is down; front is STOPPED until db runs again
+    fake.script[("POST", "/v1/programs/db/restart")] = [
+        programs(proc("front", "STOPPING", 11), proc("db", "RUNNING", 10))]
+    fake.script[("GET", "/v1/programs")] = [
+        programs(proc("front", "STOPPED"), proc("db", "STOPPING", 10)),
+        programs(proc("front", "STOPPED"), proc("db", "RUNNING", 20)),
+        programs(proc("front", "RUNNING", 21), proc("db", "RUNNING", 20))]
+    r = ctl(fake, "restart", "db")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["front: restarted", "db: restarted"]
+
+
+def test_start_waits_for_every_named_process_also_one_the_reply_left_out(fake):
+    # kid (a daemon child) could not start with its parent down: the reply
+    # leaves it out (and lists parent twice); vigilctl waits for it anyway
+    fake.script[("POST", "/v1/programs/all/start")] = [programs(proc("parent", "STARTING", 5),
+                                                                proc("parent", "STARTING", 5))]
+    fake.script[("GET", "/v1/programs")] = [
+        programs(proc("kid", "STOPPED", bind_to="parent", daemon=True), proc("parent", "STARTING", 5)),
+        programs(proc("kid", "STOPPED", bind_to="parent", daemon=True), proc("parent", "RUNNING", 5)),
+        programs(proc("kid", "RUNNING", 6, bind_to="parent", daemon=True), proc("parent", "RUNNING", 5))]
+    r = ctl(fake, "start", "all")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["parent: started", "kid: started"]
+    assert len(fake.gets("/v1/programs")) == 3, fake.requests
+
+
 def test_restart_of_a_stopped_process_is_done_by_the_process_it_spawned(fake):
     # restarting a process at rest spawns at once: the reply's pid is the new one
     fake.script[("POST", "/v1/programs/web/restart")] = [programs(proc("web", "STARTING", 30))]
