@@ -296,7 +296,9 @@ static void print_done(const char *action, json_t *touched, const struct judged 
 
 	json_array_foreach(touched, i, p)
 		if (judged[i].verdict == REPLY_DONE)
-			printf("%s: %s\n", json_string_value(json_object_get(p, "name")), what);
+			/* a oneshot started is done once it has run to completion */
+			printf("%s: %s\n", json_string_value(json_object_get(p, "name")),
+			       strcmp(action, "stop") != 0 && strcmp(judged[i].state, "EXITED") == 0 ? "completed" : what);
 }
 
 /* POST .../NAME/ACTION; its reply lists the processes it touched (NAME's,

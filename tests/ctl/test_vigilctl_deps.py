@@ -215,7 +215,7 @@ def test_a_oneshot_is_started_when_it_completed(fake, action):
         programs(oneshot("EXITED", completed=True, last_exit={"cause": "exit", "code": 0, "signal": None}))]
     r = ctl(fake, action, "migrate")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [f"migrate: {action}ed"]
+    assert r.stdout.splitlines() == ["migrate: completed"]
     assert len(fake.gets("/v1/programs/migrate")) == 4
 
 
@@ -238,7 +238,7 @@ def test_start_pulls_in_a_completed_oneshot(fake):
     fake.script[("GET", "/v1/programs")] = [programs(oneshot("EXITED", completed=True), proc("web", "RUNNING", 9))]
     r = ctl(fake, "start", "web")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["migrate: started", "web: started"]
+    assert r.stdout.splitlines() == ["migrate: completed", "web: started"]
 
 
 def test_a_process_gone_meanwhile_fails_the_wait(fake):
@@ -433,7 +433,7 @@ def test_oneshot_end_to_end(vigil):
     # start runs a completed oneshot again and waits for it to complete
     r = vigil.ctl("start", "migrate")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    assert r.stdout.splitlines() == ["migrate: started"], r.stdout
+    assert r.stdout.splitlines() == ["migrate: completed"], r.stdout
     r = vigil.ctl("start", "broken")
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert "broken: failed to start: now EXITED (last exit: exit 4)" in r.stderr, r.stderr
