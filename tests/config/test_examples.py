@@ -1,6 +1,7 @@
-"""The example configs of conf/examples are valid (`vigild --check`), and the
-web stack (conf/examples/webstack.conf) runs as written: migrate completes,
-db and web come up healthy in order, web serves, and SIGTERM ends it all."""
+"""The example configs of conf/examples are valid (`vigild --check`), the
+README shows the web stack (conf/examples/webstack.conf) as shipped, and it
+runs as written: migrate completes, db and web come up healthy in order, web
+serves, and SIGTERM ends it all."""
 
 import contextlib
 import fcntl
@@ -19,6 +20,7 @@ from vigiltest import DEMO_CONF, VIGILD, pid_gone, wait_for
 EXAMPLES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                          "conf", "examples"))
 WEBSTACK = os.path.join(EXAMPLES, "webstack.conf")
+README = os.path.join(EXAMPLES, "..", "..", "README.md")
 # The fixed ports and paths of webstack.conf; the paths are moved into the
 # test's folder, the ports cannot be.
 WEB_PORT, DB_PORT = 18080, 15432
@@ -40,6 +42,16 @@ def test_example_passes_check(vigil, conf):
     r = subprocess.run([VIGILD, "--check", "-c", conf], capture_output=True, text=True, timeout=60,
                        env=vigil.env())
     assert r.returncode == 0, f"{conf}: vigild --check exited {r.returncode}:\n{r.stderr}"
+
+
+def test_readme_shows_webstack_as_shipped():
+    """The README's web stack section is the file's program sections, verbatim."""
+    with open(WEBSTACK) as f:
+        programs = f.read().split("[program:migrate]", 1)
+    with open(README) as f:
+        readme = f.read()
+    assert len(programs) == 2, "webstack.conf has no [program:migrate]"
+    assert "[program:migrate]" + programs[1] in readme, "README.md's web stack differs from webstack.conf"
 
 
 @contextlib.contextmanager
