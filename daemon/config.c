@@ -1,5 +1,5 @@
-/* inih callbacks -> struct config. Every option lives in one table below:
- * its name, how its value is parsed, and where it is stored. */
+/* inih callbacks -> struct config: sections, [vigil] options and includes
+ * here; the program options' table and values in config_option.c. */
 #define _GNU_SOURCE
 #include "config.h"
 
@@ -8,7 +8,6 @@
 #include <glob.h>
 #include <grp.h>
 #include <ini.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -22,59 +21,11 @@
 
 #include "config_check.h"
 #include "config_file.h"
+#include "config_option.h"
 #include "log.h"
 
 #define INCLUDE_DEPTH_MAX 8
 #define CONFIG_LINE_MAX 65536
-
-enum option_kind {
-	OPT_STRING, OPT_COMMAND, OPT_DIRECTORY, OPT_DURATION, OPT_SIZE, OPT_BOOL, OPT_SIGNAL,
-	OPT_EXIT_CODES, OPT_UMASK, OPT_INT, OPT_RESTART, OPT_TYPE, OPT_NOTIFY_ACCESS,
-	OPT_OUTPUT, OPT_ENVIRONMENT, OPT_BIND_TO,
-};
-
-struct option_def {
-	const char *name;
-	enum option_kind kind;
-	size_t offset;
-	long min, max; /* OPT_INT only */
-};
-
-#define P(field) offsetof(struct program_config, field)
-static const struct option_def program_options[] = {
-	{ "command", OPT_COMMAND, P(command), 0, 0 },
-	{ "directory", OPT_DIRECTORY, P(directory), 0, 0 },
-	{ "user", OPT_STRING, P(user), 0, 0 },
-	{ "group", OPT_STRING, P(group), 0, 0 },
-	{ "environment", OPT_ENVIRONMENT, P(environment), 0, 0 },
-	{ "umask", OPT_UMASK, P(umask), 0, 0 },
-	{ "numprocs", OPT_INT, P(numprocs), 1, 10000 },
-	{ "priority", OPT_INT, P(priority), -1000000, 1000000 },
-	{ "autostart", OPT_BOOL, P(autostart), 0, 0 },
-	{ "restart", OPT_RESTART, P(restart), 0, 0 },
-	{ "success_exit_codes", OPT_EXIT_CODES, P(success_exit_codes), 0, 0 },
-	{ "start_secs", OPT_DURATION, P(start_secs), 0, 0 },
-	{ "restart_delay", OPT_DURATION, P(restart_delay), 0, 0 },
-	{ "restart_delay_max", OPT_DURATION, P(restart_delay_max), 0, 0 },
-	{ "start_limit_burst", OPT_INT, P(start_limit_burst), 1, 1000000 },
-	{ "start_limit_interval", OPT_DURATION, P(start_limit_interval), 0, 0 },
-	{ "stop_signal", OPT_SIGNAL, P(stop_signal), 0, 0 },
-	{ "stop_timeout", OPT_DURATION, P(stop_timeout), 0, 0 },
-	{ "kill_group", OPT_BOOL, P(kill_group), 0, 0 },
-	{ "stdout", OPT_OUTPUT, P(stdout_spec), 0, 0 },
-	{ "stderr", OPT_OUTPUT, P(stderr_spec), 0, 0 },
-	{ "log_max_size", OPT_SIZE, P(log_max_size), 0, 0 },
-	{ "log_backups", OPT_INT, P(log_backups), 0, 1000 },
-	{ "type", OPT_TYPE, P(type), 0, 0 },
-	{ "ready_timeout", OPT_DURATION, P(ready_timeout), 0, 0 },
-	{ "heartbeat_timeout", OPT_DURATION, P(heartbeat_timeout), 0, 0 },
-	{ "heartbeat_signal", OPT_SIGNAL, P(heartbeat_signal), 0, 0 },
-	{ "notify_access", OPT_NOTIFY_ACCESS, P(notify_access), 0, 0 },
-	{ "daemon", OPT_BOOL, P(daemon), 0, 0 },
-	{ "bind_to", OPT_BIND_TO, P(bind_to), 0, 0 },
-};
-#undef P
-#define PROGRAM_OPTION_COUNT (sizeof(program_options) / sizeof(program_options[0]))
 
 /* One file being parsed; includes get their own, sharing the config. */
 struct parse_ctx {
@@ -243,26 +194,11 @@ static struct program_config *config_add_program(struct parse_ctx *ctx, const ch
 	return pc;
 }
 
-/* Paths in the config are relative to the folder of the file that names them. */
-static char *config_resolve_path(const struct parse_ctx *ctx, const char *path)
-{
-	char *copy, *dir, *out;
-
-	if (path[0] == '/')
-		return xstrdup(path);
-	copy = xstrdup(ctx->file);
-	dir = dirname(copy);
-	if (asprintf(&out, "%s/%s", dir, path) < 0)
-		abort();
-	free(copy);
-	return out;
-}
-
 static void config_parse_file(struct parse_ctx *includer, struct parse_ctx *ctx);
 
 static void config_include(struct parse_ctx *ctx, const char *pattern)
 {
-	char *full = config_resolve_path(ctx, pattern);
+	char *full = config_resolve_path(ctx->file, pattern);
 	glob_t g;
 	/* a missing folder matches nothing, like an empty one */
 	int rc = glob(full, 0, NULL, &g);
@@ -316,7 +252,7 @@ static void config_vigil_option(struct parse_ctx *ctx, const char *name, const c
 			return;
 		}
 		free(c->socket);
-		c->socket = config_resolve_path(ctx, value);
+		c->socket = config_resolve_path(ctx->file, value);
 		/* room for the notify socket beside it: PATH.notify */
 		if (strlen(c->socket) >= sizeof(sun.sun_path) - strlen(".notify")) {
 			config_error(ctx, "[vigil] socket: path longer than %zu bytes: %s",
@@ -345,129 +281,23 @@ static void config_vigil_option(struct parse_ctx *ctx, const char *name, const c
 	}
 }
 
-static int config_parse_output(const char *name, const char *value, struct output_spec *out,
-			       const struct parse_ctx *ctx, char *err, size_t errlen)
-{
-	free(out->path);
-	out->path = NULL;
-	if (strcmp(value, "inherit") == 0)
-		out->kind = OUTPUT_INHERIT;
-	else if (strcmp(value, "null") == 0)
-		out->kind = OUTPUT_NULL;
-	else if (strcmp(value, "journal") == 0)
-		out->kind = OUTPUT_JOURNAL;
-	else if (strcmp(value, "stdout") == 0 && strcmp(name, "stderr") == 0)
-		out->kind = OUTPUT_STDOUT;
-	else if (strncmp(value, "file:", 5) == 0 && value[5]) {
-		out->kind = OUTPUT_FILE;
-		out->path = config_resolve_path(ctx, value + 5);
-	} else {
-		snprintf(err, errlen, "\"%s\" is not an output (use journal, file:PATH, inherit, null%s)",
-			 value, strcmp(name, "stderr") == 0 ? " or stdout" : "");
-		return -1;
-	}
-	return 0;
-}
-
-/* Parses one program option's value into its slot; -1 with err on a bad value. */
-static int config_set_program_option(struct parse_ctx *ctx, const struct option_def *opt,
-				     const char *value, char *err, size_t errlen)
-{
-	void *slot = (char *)ctx->program + opt->offset;
-	long v;
-	bool b;
-	char **argv;
-
-	switch (opt->kind) {
-	case OPT_STRING:
-	case OPT_BIND_TO:
-		free(*(char **)slot);
-		*(char **)slot = *value ? xstrdup(value) : NULL;
-		return 0;
-	case OPT_COMMAND:
-		if (argv_split(value, &argv, err, errlen) < 0)
-			return -1;
-		argv_free(argv);
-		free(*(char **)slot);
-		*(char **)slot = xstrdup(value);
-		return 0;
-	case OPT_DIRECTORY:
-		free(*(char **)slot);
-		*(char **)slot = config_resolve_path(ctx, value);
-		return 0;
-	case OPT_DURATION:
-		return parse_duration(value, slot, err, errlen);
-	case OPT_SIZE:
-		return parse_size(value, slot, err, errlen);
-	case OPT_BOOL:
-		if (parse_bool(value, &b, err, errlen) < 0)
-			return -1;
-		*(bool *)slot = b;
-		return 0;
-	case OPT_SIGNAL:
-		return parse_signal(value, slot, err, errlen);
-	case OPT_EXIT_CODES:
-		return parse_exit_codes(value, slot, err, errlen);
-	case OPT_UMASK:
-		if (parse_octal_mode(value, slot, err, errlen) < 0)
-			return -1;
-		if (*(int *)slot > 0777)
-			return snprintf(err, errlen, "\"%s\" is not a umask (000-777)", value), -1;
-		return 0;
-	case OPT_INT:
-		if (parse_int_range(value, opt->min, opt->max, &v, err, errlen) < 0)
-			return -1;
-		*(int *)slot = (int)v;
-		return 0;
-	case OPT_RESTART:
-		if (strcmp(value, "always") == 0) *(enum restart_policy *)slot = RESTART_ALWAYS;
-		else if (strcmp(value, "on-failure") == 0) *(enum restart_policy *)slot = RESTART_ON_FAILURE;
-		else if (strcmp(value, "never") == 0) *(enum restart_policy *)slot = RESTART_NEVER;
-		else return snprintf(err, errlen, "\"%s\" is not a restart policy (always|on-failure|never)", value), -1;
-		return 0;
-	case OPT_TYPE:
-		if (strcmp(value, "simple") == 0) *(enum program_type *)slot = PROGRAM_SIMPLE;
-		else if (strcmp(value, "notify") == 0) *(enum program_type *)slot = PROGRAM_NOTIFY;
-		else return snprintf(err, errlen, "\"%s\" is not a type (simple|notify)", value), -1;
-		return 0;
-	case OPT_NOTIFY_ACCESS:
-		if (strcmp(value, "main") == 0) *(enum notify_access *)slot = NOTIFY_ACCESS_MAIN;
-		else if (strcmp(value, "all") == 0) *(enum notify_access *)slot = NOTIFY_ACCESS_ALL;
-		else return snprintf(err, errlen, "\"%s\" is not a notify_access (main|all)", value), -1;
-		return 0;
-	case OPT_OUTPUT:
-		return config_parse_output(opt->name, value, slot, ctx, err, errlen);
-	case OPT_ENVIRONMENT:
-		argv_free(*(char ***)slot);
-		*(char ***)slot = NULL;
-		return parse_environment(value, slot, err, errlen);
-	}
-	return 0;
-}
-
 static void config_program_option(struct parse_ctx *ctx, const char *name, const char *value)
 {
 	struct program_config *pc = ctx->program;
 	char err[PARSE_ERR_MAX];
+	int option = program_option_find(name);
 
-	for (size_t i = 0; i < PROGRAM_OPTION_COUNT; i++) {
-		const struct option_def *opt = &program_options[i];
-		if (strcmp(opt->name, name) != 0)
-			continue;
-		if (ctx->seen & (UINT64_C(1) << i)) {
-			config_error(ctx, "[program:%s] %s: set twice in one section", pc->name, name);
-			return;
-		}
-		ctx->seen |= UINT64_C(1) << i;
-		if (config_set_program_option(ctx, opt, value, err, sizeof(err)) < 0)
-			config_error(ctx, "[program:%s] %s: %s", pc->name, name, err);
-		if (strcmp(name, "heartbeat_timeout") == 0)
-			pc->heartbeat_timeout_set = true;
-		if (strcmp(name, "stderr") == 0)
-			pc->stderr_set = true;
+	if (option < 0) {
+		config_error(ctx, "[program:%s] unknown option \"%s\"", pc->name, name);
 		return;
 	}
-	config_error(ctx, "[program:%s] unknown option \"%s\"", pc->name, name);
+	if (ctx->seen & (UINT64_C(1) << option)) {
+		config_error(ctx, "[program:%s] %s: set twice in one section", pc->name, name);
+		return;
+	}
+	ctx->seen |= UINT64_C(1) << option;
+	if (program_option_set(pc, option, value, ctx->file, ctx->line, err, sizeof(err)) < 0)
+		config_error(ctx, "[program:%s] %s: %s", pc->name, name, err);
 }
 
 static void config_begin_section(struct parse_ctx *ctx, const char *name)

@@ -79,6 +79,9 @@ struct program_config {
 
 	/* options seen, so defaults that depend on others can be applied */
 	bool heartbeat_timeout_set, stderr_set, restart_set;
+	/* where options that other options can make wrong were set, so that
+	 * config_check reports them at their line; 0: not set */
+	int restart_line, health_timeout_line, critical_line;
 };
 
 struct config {

@@ -24,6 +24,26 @@ static bool strv_equal(char **a, char **b)
 	return !a[i] && !b[i];
 }
 
+static bool requires_equal(const struct program_config *a, const struct program_config *b)
+{
+	if (a->nrequires != b->nrequires)
+		return false;
+	for (size_t i = 0; i < a->nrequires; i++)
+		if (strcmp(a->requires[i].name, b->requires[i].name) != 0 ||
+		    a->requires[i].condition != b->requires[i].condition)
+			return false;
+	return true;
+}
+
+/* What requires, health checks and container mode add to a section. */
+static bool dependency_and_health_equal(const struct program_config *a, const struct program_config *b)
+{
+	return requires_equal(a, b) && str_equal(a->health_check, b->health_check) &&
+	       a->health_interval == b->health_interval && a->health_timeout == b->health_timeout &&
+	       a->health_start_period == b->health_start_period && a->health_retries == b->health_retries &&
+	       a->health_action == b->health_action && a->critical == b->critical;
+}
+
 static bool output_equal(const struct output_spec *a, const struct output_spec *b)
 {
 	return a->kind == b->kind && str_equal(a->path, b->path);
@@ -45,7 +65,7 @@ bool program_config_equal_but_numprocs(const struct program_config *a, const str
 	       a->log_max_size == b->log_max_size && a->log_backups == b->log_backups && a->type == b->type &&
 	       a->ready_timeout == b->ready_timeout && a->heartbeat_timeout == b->heartbeat_timeout &&
 	       a->heartbeat_signal == b->heartbeat_signal && a->notify_access == b->notify_access &&
-	       a->daemon == b->daemon && str_equal(a->bind_to, b->bind_to);
+	       a->daemon == b->daemon && str_equal(a->bind_to, b->bind_to) && dependency_and_health_equal(a, b);
 }
 
 bool program_config_equal(const struct program_config *a, const struct program_config *b)
@@ -76,6 +96,12 @@ void program_config_defaults(struct program_config *pc)
 	pc->type = PROGRAM_SIMPLE;
 	pc->ready_timeout = 30 * USEC_PER_SEC;
 	pc->heartbeat_signal = SIGABRT;
+	pc->health_interval = 10 * USEC_PER_SEC;
+	pc->health_timeout = 2 * USEC_PER_SEC;
+	pc->health_retries = 3;
+	pc->health_start_period = 0;
+	pc->health_action = HEALTH_ACTION_RESTART;
+	pc->critical = false;
 	pc->notify_access = NOTIFY_ACCESS_MAIN;
 	pc->uid = (uid_t)-1;
 	pc->gid = (gid_t)-1;
@@ -95,6 +121,10 @@ void program_config_free(struct program_config *pc)
 	free(pc->stdout_spec.path);
 	free(pc->stderr_spec.path);
 	free(pc->bind_to);
+	for (size_t i = 0; i < pc->nrequires; i++)
+		free(pc->requires[i].name);
+	free(pc->requires);
+	free(pc->health_check);
 	free(pc);
 }
 

@@ -17,6 +17,7 @@
 #include "parse.h"
 #include "ctl_json.h"
 #include "ctl_metrics.h"
+#include "depend.h"
 #include "output.h"
 #include "output_ring.h"
 #include "program.h"
@@ -109,13 +110,52 @@ static int ctl_query_number(struct ctl_call *call, const char *key, long def, lo
 	return 0;
 }
 
+/* start all leaves a completed oneshot alone; naming it runs it again */
+static bool ctl_skips(const char *name, const char *action, const struct proc *p)
+{
+	return strcmp(name, "all") == 0 && strcmp(action, "signal") != 0 && p->cfg->type == PROGRAM_ONESHOT &&
+	       p->completed;
+}
+
+/* Start, stop, restart or signal each process; stop and restart take the
+ * dependents along, and *touched (malloc'd) lists every process changed. */
+static void ctl_act(struct ctl_call *call, struct proc **procs, size_t *n, int signo, int counts[3])
+{
+	const char *action = call->action;
+	struct proc **touched = NULL;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		int rc = strcmp(action, "stop") == 0 ? 0 : strcmp(action, "signal") == 0 ? 0 : proc_may_start(procs[i]);
+		if (ctl_skips(call->name, action, procs[i]))
+			continue;
+		counts[0] += rc == -EBUSY;
+		counts[1] += rc == -EAGAIN;
+		if (rc == 0)
+			procs[kept++] = procs[i];
+	}
+	if (strcmp(action, "stop") == 0) {
+		touched = depend_stop(procs, kept, n);
+	} else if (strcmp(action, "restart") == 0) {
+		touched = depend_restart(procs, kept, n);
+	} else {
+		for (size_t i = 0; i < kept; i++) {
+			int rc = strcmp(action, "start") == 0 ? proc_request_start(procs[i]) : proc_send_signal(procs[i], signo);
+			counts[2] += rc == -ESRCH;
+		}
+		return;
+	}
+	memcpy(procs, touched, *n * sizeof(*procs));
+	free(touched);
+}
+
 static void ctl_post_action(struct ctl_call *call)
 {
 	const char *name = call->name, *action = call->action, *sig;
 	char err[PARSE_ERR_MAX];
-	int signo = 0, busy = 0, not_running = 0, no_parent = 0;
-	size_t n;
-	struct proc **procs;
+	int signo = 0, counts[3] = { 0, 0, 0 }; /* busy, no parent, not running */
+	size_t n, named;
+	struct proc **procs, **grown;
 
 	if (strcmp(action, "signal") == 0) {
 		if (!(sig = evhttp_find_header(&call->params, "sig"))) {
@@ -131,25 +171,17 @@ static void ctl_post_action(struct ctl_call *call)
 		ctl_reply_error(call, HTTP_NOTFOUND, "no such program: %s", name);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		int rc;
-		if (strcmp(action, "start") == 0)
-			rc = proc_request_start(procs[i]);
-		else if (strcmp(action, "stop") == 0)
-			rc = proc_request_stop(procs[i]);
-		else if (strcmp(action, "restart") == 0)
-			rc = proc_request_restart(procs[i]);
-		else
-			rc = proc_send_signal(procs[i], signo);
-		busy += rc == -EBUSY;
-		no_parent += rc == -EAGAIN;
-		not_running += rc == -ESRCH;
-	}
-	if (busy)
+	/* room for the dependents a stop or restart takes along */
+	if (!(grown = realloc(procs, (vigil.nprocs + 1) * sizeof(*procs))))
+		abort();
+	procs = grown;
+	named = n;
+	ctl_act(call, procs, &n, signo, counts);
+	if (counts[0])
 		ctl_reply_error(call, 409, "cannot %s %s now: vigild is shutting down", action, name);
-	else if (no_parent && n == 1) /* in a group, it simply follows its parent */
+	else if (counts[1] && named == 1) /* in a group, it simply follows its parent */
 		ctl_reply_error(call, 409, "cannot %s %s: it is a daemon child and its parent is not RUNNING", action, name);
-	else if (not_running == (int)n)
+	else if (strcmp(action, "signal") == 0 && counts[2] == (int)n)
 		ctl_reply_error(call, 409, "cannot signal %s: not running", name);
 	else
 		ctl_reply_procs(call, procs, n);
@@ -223,6 +255,7 @@ static void ctl_get_healthz(struct ctl_call *call)
 		json_object_set_new(counts, st, json_integer(json_integer_value(json_object_get(counts, st)) + 1));
 		fatal += vigil.procs[i]->state == STATE_FATAL;
 	}
+	fatal += vigil.critical_failed;
 	ctl_reply_json(call, fatal ? 503 : HTTP_OK,
 		       json_pack("{s:s, s:o}", "status", fatal ? "degraded" : "ok", "states", counts));
 }

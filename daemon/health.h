@@ -39,6 +39,7 @@ struct health {
 	struct health_probe *probe;
 	void *owner;
 	const char *name; /* for log lines: "web: health check failed: HTTP 500" */
+	char *target_error; /* check_text no longer parses: every check fails with this */
 };
 
 struct health_actions {
@@ -58,6 +59,10 @@ void health_set_actions(const struct health_actions *actions);
  * config pointer, which a reload may change. */
 void health_init(struct health *h, void *owner, const char *name, struct program_config *const *cfg,
 		 const char *check_text);
+/* The same with the target parsed already (taken over: health_free frees
+ * it); NULL: no health_check. */
+void health_init_target(struct health *h, void *owner, const char *name, struct program_config *const *cfg,
+			const struct health_target *target);
 void health_free(struct health *h);
 /* The process became RUNNING (spawned at spawned_at): the first check
  * runs at once, then every health_interval. */

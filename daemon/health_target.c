@@ -1,18 +1,211 @@
-/* Placeholder until the probes land. */
+/* health_check values: see health_target.h. */
+#define _GNU_SOURCE
 #include "health_target.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "parse.h"
+
+#define HEALTH_FORMS "http://HOST:PORT/PATH, tcp://HOST:PORT or exec:COMMAND"
+
+static int target_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int target_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *dup_or_die(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+	if (!d)
+		abort();
+	return d;
+}
+
+/* "1".."65535", digits only: "08080" is a port, "80x" and "+80" are not. */
+static int parse_port(const char *s, const char *text, int *port, char *err, size_t errlen)
+{
+	long v = 0;
+
+	if (!*s)
+		return target_error(err, errlen, "\"%s\": no port (use %s)", text, HEALTH_FORMS);
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > 65535)
+			return target_error(err, errlen, "\"%s\": \"%s\" is not a port (1-65535)", text, s);
+		v = v * 10 + (*p - '0');
+	}
+	if (v < 1 || v > 65535)
+		return target_error(err, errlen, "\"%s\": \"%s\" is not a port (1-65535)", text, s);
+	*port = (int)v;
+	return 0;
+}
+
+/* Resolves name (an IPv4 address, an IPv6 one when bracketed, or a host
+ * name) to the first stream address getaddrinfo gives. */
+static int resolve(const char *name, bool bracketed, int port, struct health_target *out, char *err,
+		   size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res;
+	char service[8];
+	int rc;
+
+	if (bracketed) {
+		hints.ai_family = AF_INET6;
+		hints.ai_flags |= AI_NUMERICHOST;
+	}
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(name, service, &hints, &res);
+	if (rc != 0) {
+		if (bracketed)
+			return target_error(err, errlen, "\"[%s]\" is not an IPv6 address", name);
+		return target_error(err, errlen, "cannot resolve \"%s\": %s", name,
+				    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	}
+	if (res->ai_addrlen > sizeof(out->addr)) {
+		freeaddrinfo(res);
+		return target_error(err, errlen, "cannot resolve \"%s\": address too long", name);
+	}
+	memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
+	out->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* HOST:PORT, authority_len bytes at s; text is the whole value, for messages. */
+static int parse_authority(const char *s, size_t authority_len, const char *text, struct health_target *out,
+			   char *err, size_t errlen)
+{
+	char *authority = dup_or_die(s, authority_len), *host, *colon;
+	bool bracketed = authority[0] == '[';
+	int rc = -1;
+
+	if (bracketed) {
+		char *close = strchr(authority, ']');
+		if (!close) {
+			target_error(err, errlen, "\"%s\": \"[\" without \"]\" around the IPv6 address", text);
+			goto out;
+		}
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (!colon && close[1]) {
+			target_error(err, errlen, "\"%s\": expected \":PORT\" after \"]\"", text);
+			goto out;
+		}
+		*close = '\0';
+		host = authority + 1;
+	} else {
+		colon = strrchr(authority, ':');
+		if (colon && memchr(authority, ':', (size_t)(colon - authority))) {
+			target_error(err, errlen, "\"%s\": write an IPv6 address in brackets: [ADDRESS]:PORT", text);
+			goto out;
+		}
+		if (colon)
+			*colon = '\0';
+		host = authority;
+	}
+	if (!*host) {
+		target_error(err, errlen, "\"%s\": no host (use %s)", text, HEALTH_FORMS);
+		goto out;
+	}
+	if (parse_port(colon ? colon + 1 : "", text, &out->port, err, errlen) < 0 ||
+	    resolve(host, bracketed, out->port, out, err, errlen) < 0)
+		goto out;
+	/* as written, brackets included: what a Host: header needs */
+	out->host = dup_or_die(s, bracketed ? strlen(host) + 2 : strlen(host));
+	rc = 0;
+out:
+	free(authority);
+	return rc;
+}
+
+/* The request target is sent as written: a space or control byte in it
+ * would break (or forge) the request line. A fragment is not sent. */
+static int parse_http_path(const char *s, const char *text, struct health_target *out, char *err,
+			   size_t errlen)
+{
+	size_t len = strcspn(s, "#");
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return target_error(err, errlen, "\"%s\": a space or control character in the path (write it as %%20 etc.)",
+					    text);
+	if (len == 0 || s[0] == '?') {
+		if (asprintf(&out->path, "/%.*s", (int)len, s) < 0)
+			abort();
+	} else {
+		out->path = dup_or_die(s, len);
+	}
+	return 0;
+}
+
+static int parse_http(const char *rest, const char *text, struct health_target *out, char *err, size_t errlen)
+{
+	size_t authority_len = strcspn(rest, "/?#");
+
+	out->kind = HEALTH_HTTP;
+	if (parse_authority(rest, authority_len, text, out, err, errlen) < 0)
+		return -1;
+	return parse_http_path(rest + authority_len, text, out, err, errlen);
+}
+
+static int parse_tcp(const char *rest, const char *text, struct health_target *out, char *err, size_t errlen)
+{
+	size_t authority_len = strcspn(rest, "/?#");
+
+	out->kind = HEALTH_TCP;
+	if (rest[authority_len])
+		return target_error(err, errlen, "\"%s\": tcp://HOST:PORT takes no path", text);
+	return parse_authority(rest, authority_len, text, out, err, errlen);
+}
+
+static int parse_exec(const char *command, struct health_target *out, char *err, size_t errlen)
+{
+	char why[PARSE_ERR_MAX];
+
+	out->kind = HEALTH_EXEC;
+	if (argv_split(command, &out->argv, why, sizeof(why)) < 0)
+		return target_error(err, errlen, "exec: %s", why);
+	return 0;
+}
 
 int health_target_parse(const char *text, struct health_target *out, char *err, size_t errlen)
 {
-	(void)text;
+	int rc;
+
 	memset(out, 0, sizeof(*out));
-	snprintf(err, errlen, "not supported yet");
-	return -1;
+	if (strncasecmp(text, "http://", 7) == 0)
+		rc = parse_http(text + 7, text, out, err, errlen);
+	else if (strncasecmp(text, "tcp://", 6) == 0)
+		rc = parse_tcp(text + 6, text, out, err, errlen);
+	else if (strncmp(text, "exec:", 5) == 0)
+		rc = parse_exec(text + 5, out, err, errlen);
+	else if (strncasecmp(text, "https://", 8) == 0)
+		rc = target_error(err, errlen, "\"%s\": https is not supported (probe the plain http port, or use exec: with curl)",
+				  text);
+	else
+		rc = target_error(err, errlen, "\"%s\" is not a health check (use %s)", text, HEALTH_FORMS);
+	if (rc < 0)
+		health_target_free(out);
+	return rc;
 }
 
 void health_target_free(struct health_target *t)
 {
-	(void)t;
+	free(t->host);
+	free(t->path);
+	argv_free(t->argv);
+	memset(t, 0, sizeof(*t));
 }

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "notify.h"
 #include "guard.h"
+#include "health.h"
 #include "heartbeat.h"
 #include "output.h"
 #include "program.h"
@@ -129,6 +130,12 @@ static void warn_if_few_descriptors(const struct config *config)
 			 (unsigned long long)now.rlim_cur, need, config->nprograms);
 }
 
+/* health.h's spawn action: an exec check, run as its program would be */
+static pid_t spawn_health_probe(void *owner, char *const *argv, int out_fd, char *err, size_t errlen)
+{
+	return program_spawn_probe(owner, argv, out_fd, err, errlen);
+}
+
 static int run(struct config *config)
 {
 	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
@@ -161,6 +168,8 @@ static int run(struct config *config)
 	/* a deadline is judged only after the pings already queued were read */
 	heartbeat_set_actions(&(struct heartbeat_actions){ .drain = notify_drain,
 							   .lost = proc_heartbeat_deadline_passed });
+	health_set_actions(&(struct health_actions){ .changed = supervisor_health_changed,
+						     .spawn = spawn_health_probe });
 	program_spawn_set_notify_path(notify_socket_path());
 	/* after the ctl socket: a vigild already running on it refused us
 	 * before we could kill its programs as a predecessor's leftovers */
@@ -175,7 +184,7 @@ static int run(struct config *config)
 	n_left = reaper_kill_leftovers();
 	if (n_left)
 		log_info("killed %d leftover processes that had left their programs' process groups", n_left);
-	return EXIT_OK;
+	return vigil.exit_code; /* 0, or a critical program's */
 }
 
 static void cleanup(void)

@@ -39,6 +39,7 @@ void proc_set_hooks(const struct proc_hooks *h)
 	hooks.pid_changed = h->pid_changed;
 	hooks.spawn = h->spawn ? h->spawn : program_spawn;
 	hooks.signal = h->signal ? h->signal : kill;
+	hooks.requirements = h->requirements;
 }
 
 static void proc_timer_fired(evutil_socket_t fd, short what, void *arg)
@@ -281,6 +282,7 @@ static void proc_spawn_failed(struct proc *p, pid_t rc, const char *err, int err
 
 void proc_fail_requirement(struct proc *p, const char *why)
 {
+	why = why ? why : "a requirement failed";
 	log_err("%s: not started: %s (FATAL)", p->name, why);
 	p->last_exit = (struct last_exit){ .set = true, .cause = CAUSE_DEPENDENCY, .code = -1 };
 	free(p->status_text);

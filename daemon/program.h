@@ -88,6 +88,13 @@ struct proc {
 	size_t nreqs;
 	struct proc **dependents;
 	size_t ndependents;
+	/* ordered stop and restart (depend.c): stop, or restart, once no
+	 * dependent runs any more; resume: start again once what it requires
+	 * is no longer being stopped or restarted; a reload's successor waits
+	 * for its predecessor to be gone */
+	bool stop_pending, restart_pending, resume_pending, awaiting_predecessor;
+	unsigned depend_mark; /* depend.c's walks: seen in this one */
+	bool depend_named;    /* depend.c: named by the request at hand */
 	bool ran_once;	/* a process of it has exec'd (critical: else exit code 1) */
 	bool completed; /* ended with a success code and was not restarted (the
 			   "completed" condition; EXITED); cleared by a spawn */
@@ -151,6 +158,9 @@ int proc_request_start(struct proc *p);
 int proc_request_stop(struct proc *p);
 int proc_request_restart(struct proc *p);
 int proc_send_signal(struct proc *p, int signo);
+/* 0, -EBUSY while vigild shuts down, -EAGAIN for a daemon child whose
+ * parent is not RUNNING */
+int proc_may_start(const struct proc *p);
 
 /* Its main process ended with this wait status. */
 void proc_on_exit(struct proc *p, int wait_status);

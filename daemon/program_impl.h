@@ -31,9 +31,6 @@ void proc_failed_start(struct proc *p, bool wants_restart);
 /* last_exit and the log line of an ended process */
 void proc_record_exit(struct proc *p, int status);
 void proc_after_failure_or_exit(struct proc *p, enum proc_state from, int64_t ran, bool success);
-/* 0, -EBUSY while vigild shuts down, -EAGAIN for a daemon child whose
- * parent is not RUNNING */
-int proc_may_start(const struct proc *p);
 
 /* Runs the cell proc_table[p->state][ev]. wait_status: PEV_EXIT only;
  * why: PEV_HEARTBEAT_LOST only. Returns the cell's 0 or -errno. */

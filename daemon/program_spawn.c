@@ -93,7 +93,9 @@ static int plan_output_fd(int fd)
 	return fd == -2 ? vigil.devnull : fd;
 }
 
-static int plan_spawn(struct program_spawn_plan *plan, struct proc *p, char *err, size_t errlen)
+/* What every process run for p starts with, its program's and its
+ * health checks' alike: credentials, directory, umask, limits. */
+static int plan_common(struct program_spawn_plan *plan, struct proc *p, int death_signal, char *err, size_t errlen)
 {
 	const struct program_config *pc = p->cfg;
 	struct spawn_request *req = &plan->req;
@@ -101,15 +103,23 @@ static int plan_spawn(struct program_spawn_plan *plan, struct proc *p, char *err
 	memset(plan, 0, sizeof(*plan));
 	req->cgroup_fd = -1;
 	req->parent = getpid();
-	req->death_signal = pc->daemon ? SIGKILL : pc->stop_signal;
+	req->death_signal = death_signal;
 	req->umask = pc->umask;
 	req->directory = pc->directory;
 	req->nofile = vigil.nofile.rlim_max ? &vigil.nofile : NULL;
+	return plan_credentials(plan, pc, err, errlen);
+}
+
+static int plan_spawn(struct program_spawn_plan *plan, struct proc *p, char *err, size_t errlen)
+{
+	const struct program_config *pc = p->cfg;
+	struct spawn_request *req = &plan->req;
+
+	if (plan_common(plan, p, pc->daemon ? SIGKILL : pc->stop_signal, err, errlen) < 0)
+		return -1;
 	if (argv_split(p->argv_text, &plan->argv, err, errlen) < 0)
 		return -1;
 	req->argv = plan->argv;
-	if (plan_credentials(plan, pc, err, errlen) < 0)
-		return -1;
 	plan->envp = spawn_env_build(&(struct spawn_env_for){ .cfg = p->cfg, .name = p->name, .instance = p->instance,
 						     .watchdog_usec = p->hb.timeout, .notify_path = notify_path },
 				     &req->pid_slot, err, errlen);
@@ -135,7 +145,7 @@ static void describe_failure(const struct spawn_failure *f, const struct program
 			     size_t errlen)
 {
 	if (f->step == SPAWN_STEP_EXEC)
-		snprintf(err, errlen, "exec %s: %s", plan->argv[0], strerror(f->err));
+		snprintf(err, errlen, "exec %s: %s", plan->req.argv[0], strerror(f->err));
 	else if (f->step == SPAWN_STEP_CHDIR)
 		snprintf(err, errlen, "chdir %s: %s", plan->req.directory, strerror(f->err));
 	else
@@ -165,6 +175,41 @@ pid_t program_spawn(struct proc *p, char *err, size_t errlen, int *errnum)
 		describe_failure(&failure, &plan, err, errlen);
 	}
 	output_after_fork(&p->output, pid > 0 ? pid : -1);
+	plan_free(&plan);
+	return pid;
+}
+
+/* No output pipes, cgroup or notify socket of the program's: the probe
+ * is vigild's, not part of the program (its own session, so it can be
+ * killed as a group; SIGKILLed should vigild die). */
+static int plan_probe(struct program_spawn_plan *plan, struct proc *p, char *const *argv, int out_fd, char *err,
+		      size_t errlen)
+{
+	struct spawn_request *req = &plan->req;
+
+	if (plan_common(plan, p, SIGKILL, err, errlen) < 0)
+		return -1;
+	req->argv = argv;
+	plan->envp = spawn_env_build(&(struct spawn_env_for){ .cfg = p->cfg, .name = p->name, .instance = p->instance },
+				     &req->pid_slot, err, errlen);
+	if (!plan->envp)
+		return -1;
+	req->envp = plan->envp;
+	req->fd[0] = vigil.devnull;
+	req->fd[1] = out_fd;
+	req->fd[2] = out_fd;
+	return 0;
+}
+
+pid_t program_spawn_probe(struct proc *p, char *const *argv, int out_fd, char *err, size_t errlen)
+{
+	struct program_spawn_plan plan;
+	struct spawn_failure failure;
+	pid_t pid = -1;
+
+	err[0] = '\0';
+	if (plan_probe(&plan, p, argv, out_fd, err, errlen) == 0 && (pid = spawn_run(&plan.req, &failure)) <= 0)
+		describe_failure(&failure, &plan, err, errlen);
 	plan_free(&plan);
 	return pid;
 }

@@ -18,6 +18,12 @@ struct proc;
  * 0 when it is not a system error (a bad command line, an unknown user). */
 pid_t program_spawn(struct proc *p, char *err, size_t errlen, int *errnum);
 
+/* A health check of p (exec:): argv run with p's user, groups,
+ * directory, umask and environment, in a session of its own, stdin
+ * /dev/null and stdout and stderr on out_fd. Returns the pid once it has
+ * exec'd, or -1 / SPAWN_CHILD_FAILED with err as program_spawn does. */
+pid_t program_spawn_probe(struct proc *p, char *const *argv, int out_fd, char *err, size_t errlen);
+
 /* The notify socket every child is told about (NOTIFY_SOCKET=); NULL:
  * none. Copied. */
 void program_spawn_set_notify_path(const char *path);

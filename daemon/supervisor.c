@@ -11,7 +11,9 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "depend.h"
 #include "guard.h"
+#include "health.h"
 #include "heartbeat.h"
 #include "log.h"
 #include "namemap.h"
@@ -91,6 +93,7 @@ static void supervisor_reindex(void)
 	for (size_t i = vigil.nprocs; i-- > 0;)
 		namemap_put(&by_program, vigil.procs[i]->cfg->name, &vigil.procs[i]);
 	supervisor_bind_children();
+	depend_bind(vigil.procs, vigil.nprocs, supervisor_instances);
 	/* an autostart under way goes on from the start of the new order;
 	 * it skips what already runs */
 	autostart_next = 0;
@@ -110,10 +113,37 @@ static void supervisor_pid_changed(struct proc *p, pid_t old_pid)
 		pidmap_remove(&by_group, p->pgid, p);
 }
 
+/* Container mode: the program the container exists for ended for good
+ * (not on request: that is STOPPED), so vigild stops everything and
+ * exits with its code. */
+static void supervisor_check_critical(const struct proc *p)
+{
+	const struct last_exit *le = &p->last_exit;
+	int code;
+
+	if (!p->cfg->critical || p->retiring || vigil.shutting_down ||
+	    (p->state != STATE_FATAL && p->state != STATE_EXITED))
+		return;
+	if (!p->ran_once)
+		code = 1;
+	else if (le->set && le->signo)
+		code = 128 + le->signo;
+	else
+		code = le->set && le->code >= 0 ? le->code : 1;
+	vigil.exit_code = code;
+	vigil.critical_failed = code != 0 || p->state == STATE_FATAL;
+	log_msg(code ? LOG_ERR : LOG_NOTICE, "%s: critical program is %s for good (%s): stopping everything; vigild exits with %d",
+		p->name, state_name(p->state), p->status_text && p->state == STATE_FATAL ? p->status_text : "its last exit",
+		code);
+	supervisor_begin_shutdown();
+}
+
 static void supervisor_state_changed(struct proc *p, enum proc_state old)
 {
 	(void)old;
 	sd_glue_states_changed();
+	depend_changed(p);
+	supervisor_check_critical(p);
 	if (p->retiring && !proc_is_active(p))
 		event_active(sweep_event, 0, 0);
 	if (vigil.shutting_down && !proc_is_active(p))
@@ -122,8 +152,11 @@ static void supervisor_state_changed(struct proc *p, enum proc_state old)
 
 void supervisor_child_exited(pid_t pid, int wait_status)
 {
-	struct proc *p = pidmap_get(&by_pid, pid);
+	struct proc *p;
 
+	if (health_child_exited(pid, wait_status))
+		return;
+	p = pidmap_get(&by_pid, pid);
 	if (p)
 		proc_on_exit(p, wait_status);
 	else
@@ -212,7 +245,14 @@ static void supervisor_sweep(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		log_debug("%s: retired", p->name);
+		/* the live ones: those kept so far and those still to look at */
+		depend_forget(p, retiring, kept);
+		depend_forget(p, retiring + i + 1, nretiring - i - 1);
 		supervisor_free_proc(p);
+		if (next) {
+			next->awaiting_predecessor = false;
+			depend_changed(next);
+		}
 		if (next && start && !vigil.shutting_down)
 			proc_request_start(next);
 	}
@@ -236,9 +276,13 @@ void supervisor_retire(struct proc *p, struct proc *successor)
 		proc_on_parent_gone(p->children[i]);
 	p->nchildren = 0;
 	p->parent = NULL;
+	depend_unbind(p);
+	if (successor)
+		successor->awaiting_predecessor = true;
 	retiring = grow_array(retiring, nretiring, &retiring_cap, sizeof(*retiring));
 	retiring[nretiring++] = p;
-	proc_request_stop(p);
+	/* what requires it stops first (its dependents stay bound to it) */
+	depend_retire(p, successor != NULL);
 	event_active(sweep_event, 0, 0);
 }
 
@@ -277,10 +321,12 @@ int supervisor_init(struct config *config)
 	static const struct proc_hooks hooks = {
 		.state_changed = supervisor_state_changed,
 		.pid_changed = supervisor_pid_changed,
+		.requirements = depend_check,
 	};
 	size_t n = 0, i = 0;
 
 	proc_set_hooks(&hooks);
+	depend_init(supervisor_retiring);
 	for (size_t c = 0; c < config->nprograms; c++)
 		n += (size_t)config->programs[c]->numprocs;
 	vigil.procs = calloc(n ? n : 1, sizeof(*vigil.procs));
@@ -323,6 +369,7 @@ void supervisor_free(void)
 	if (sweep_event)
 		event_free(sweep_event);
 	shutdown_step_event = autostart_event = sweep_event = NULL;
+	depend_free();
 }
 
 /* The pings and READY=1 of the programs started so far come before the
@@ -381,7 +428,7 @@ void supervisor_start_autostart(void)
 static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg)
 {
 	int top = INT_MIN;
-	bool any = false, daemons = false;
+	bool any = false, daemons = false, ordered;
 
 	(void)fd;
 	(void)what;
@@ -389,15 +436,22 @@ static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg)
 	/* processes retiring after a reload are already being stopped */
 	for (size_t i = 0; i < nretiring; i++)
 		any |= proc_is_active(retiring[i]);
+	/* daemon children first; then, of the processes nothing running
+	 * requires any more, those of the highest priority */
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		struct proc *p = vigil.procs[i];
 		if (!proc_is_active(p))
 			continue;
 		any = true;
 		daemons |= p->cfg->daemon;
-		if (p->cfg->priority > top)
+		if (p->cfg->priority > top && !depend_has_active_dependent(p))
 			top = p->cfg->priority;
 	}
+	ordered = top != INT_MIN;
+	if (any && !ordered && !daemons) /* never without a cycle: a bound, still */
+		for (size_t i = 0; i < vigil.nprocs; i++)
+			if (proc_is_active(vigil.procs[i]) && vigil.procs[i]->cfg->priority > top)
+				top = vigil.procs[i]->cfg->priority;
 	if (!any) {
 		log_info("all programs stopped; exiting");
 		event_base_loopexit(vigil.base, NULL);
@@ -406,7 +460,8 @@ static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < vigil.nprocs; i++) {
 		struct proc *p = vigil.procs[i];
 		if (proc_is_active(p) && p->state != STATE_STOPPING &&
-		    (daemons ? p->cfg->daemon : p->cfg->priority == top))
+		    (daemons ? p->cfg->daemon
+			     : p->cfg->priority == top && (!ordered || !depend_has_active_dependent(p))))
 			proc_request_stop(p);
 	}
 }
@@ -418,6 +473,14 @@ static void kill_now(const struct proc *p)
 	kill(-p->pgid, SIGKILL);
 	kill(p->pid, SIGKILL); /* MAINPID= may have moved it out of its group */
 	cgroup_kill(p->name);  /* and whatever escaped with setsid */
+}
+
+void supervisor_health_changed(void *owner, enum health_state old)
+{
+	struct proc *p = owner;
+
+	proc_on_health_changed(p, old);
+	depend_changed(p);
 }
 
 void supervisor_kill_all(void)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "health.h"
 #include "state.h"
 
 struct config;
@@ -27,6 +28,9 @@ void supervisor_begin_shutdown(void);
 /* SIGKILL to every process group still running, retiring ones too
  * (a second SIGTERM/SIGINT during shutdown). */
 void supervisor_kill_all(void);
+
+/* health.h's changed action: the owner is a struct proc. */
+void supervisor_health_changed(void *owner, enum health_state old);
 
 /* The reaper's callback: a child of vigild ended. */
 void supervisor_child_exited(pid_t pid, int wait_status);

@@ -18,6 +18,8 @@ struct vigil {
 	struct proc **procs;
 	size_t nprocs;
 	bool shutting_down;
+	int exit_code; /* vigild's, once the loop ends: a critical program's (Container mode) */
+	bool critical_failed; /* a critical program ended for good: /healthz says 503 */
 	int devnull; /* children's stdin */
 	struct rlimit nofile; /* the open-files limit vigild was given: children get it back */
 };

@@ -226,6 +226,18 @@ static void test_defaults(void **state)
 	assert_int_equal(a->notify_access, NOTIFY_ACCESS_MAIN);
 	assert_false(a->daemon);
 	assert_null(a->bind_to);
+	assert_null(a->requires);
+	assert_int_equal(a->nrequires, 0);
+	assert_int_equal(a->requires_line, 0);
+	assert_null(a->health_check);
+	assert_int_equal(a->health_check_line, 0);
+	assert_int_equal(a->health_interval, 10 * SEC);
+	assert_int_equal(a->health_timeout, 2 * SEC);
+	assert_int_equal(a->health_retries, 3);
+	assert_int_equal(a->health_start_period, 0);
+	assert_int_equal(a->health_action, HEALTH_ACTION_RESTART);
+	assert_false(a->critical);
+	assert_false(a->restart_set);
 	config_free(c);
 	free(path);
 

@@ -59,7 +59,7 @@ static void test_error_each_kind(void **state)
 	expect_one_error("kinds/restart.conf", "[program:a]\ncommand = x\nrestart = sometimes\n",
 			 "3: [program:a] restart: \"sometimes\" is not a restart policy");
 	expect_one_error("kinds/type.conf", "[program:a]\ncommand = x\ntype = forking\n",
-			 "3: [program:a] type: \"forking\" is not a type");
+			 "3: [program:a] type: \"forking\" is not a type (simple|notify|oneshot)");
 	expect_one_error("kinds/access.conf", "[program:a]\ncommand = x\nnotify_access = none\n",
 			 "3: [program:a] notify_access: \"none\" is not a notify_access");
 	expect_one_error("kinds/out.conf", "[program:a]\ncommand = x\nstdout = syslog\n",

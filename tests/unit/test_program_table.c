@@ -35,7 +35,15 @@ static struct {
 	int signals[8];
 	int nsignals;
 	int state_changes;
+	int requires; /* what the requirements hook answers: REQUIRES_MET (0) ... */
 } rec;
+
+static int fake_requirements(struct proc *p, char *why, size_t whylen)
+{
+	(void)p;
+	snprintf(why, whylen, rec.requires == REQUIRES_FAILED ? "requirement db failed" : "waiting for db (running)");
+	return rec.requires;
+}
 
 static pid_t fake_spawn(struct proc *p, char *err, size_t errlen, int *errnum)
 {
@@ -70,6 +78,7 @@ static int setup(void **state)
 {
 	static const struct proc_hooks hooks = {
 		.state_changed = count_state_change, .spawn = fake_spawn, .signal = fake_signal,
+		.requirements = fake_requirements,
 	};
 	char path[] = "/tmp/vigil-unit-table-XXXXXX";
 	int fd = mkstemp(path);
@@ -155,6 +164,11 @@ static struct proc *proc_in(enum proc_state state)
 		rec.fail_spawn = false;
 		pc->restart = RESTART_ALWAYS;
 		break;
+	case STATE_WAITING:
+		rec.requires = REQUIRES_WAIT;
+		ev(p, PEV_START, 0);
+		rec.requires = REQUIRES_MET;
+		break;
 	default:
 		fail_msg("no way to state %d", state);
 	}
@@ -177,19 +191,25 @@ struct cell {
 #define LATER { STATE_STOPPING, 0, 0, true }
 
 static const struct cell expected[STATE_COUNT][PEV_COUNT] = {
-	/*                  START    STOP                   RESTART                      EXIT         TIMER                 READY        HB LOST                 PARENT RUNNING  PARENT GONE */
-	[STATE_STOPPED] = { SPAWN, S(STOPPED), SPAWN, S(STOPPED), S(STOPPED), S(STOPPED), S(STOPPED), SPAWN, S(STOPPED) },
+	/* START  STOP  RESTART  EXIT  TIMER  READY  HB LOST  PARENT RUNNING  PARENT GONE  UNHEALTHY  REQUIRES MET  REQUIRES FAILED */
+	[STATE_STOPPED] = { SPAWN, S(STOPPED), SPAWN, S(STOPPED), S(STOPPED), S(STOPPED), S(STOPPED), SPAWN, S(STOPPED),
+			    S(STOPPED), S(STOPPED), S(STOPPED) },
 	[STATE_STARTING] = { S(STARTING), KILL(STOPPING, SIGTERM), { STATE_STOPPING, 0, SIGTERM, true },
 			     { STATE_BACKOFF, 0, 0, false }, S(RUNNING), S(STARTING), KILL(STOPPING, SIGABRT),
-			     S(STARTING), KILL(STOPPING, SIGKILL) },
+			     S(STARTING), KILL(STOPPING, SIGKILL), S(STARTING), S(STARTING), S(STARTING) },
 	[STATE_RUNNING] = { S(RUNNING), KILL(STOPPING, SIGTERM), { STATE_STOPPING, 0, SIGTERM, true },
 			    SPAWN, S(RUNNING), S(RUNNING), KILL(STOPPING, SIGABRT), S(RUNNING),
-			    KILL(STOPPING, SIGKILL) },
-	[STATE_BACKOFF] = { SPAWN, S(STOPPED), SPAWN, S(BACKOFF), SPAWN, S(BACKOFF), S(BACKOFF), SPAWN, S(STOPPED) },
+			    KILL(STOPPING, SIGKILL), KILL(STOPPING, SIGTERM), S(RUNNING), S(RUNNING) },
+	[STATE_BACKOFF] = { SPAWN, S(STOPPED), SPAWN, S(BACKOFF), SPAWN, S(BACKOFF), S(BACKOFF), SPAWN, S(STOPPED),
+			    S(BACKOFF), S(BACKOFF), S(BACKOFF) },
 	[STATE_STOPPING] = { LATER, S(STOPPING), LATER, S(STOPPED), KILL(STOPPING, SIGKILL), S(STOPPING),
-			     S(STOPPING), LATER, S(STOPPING) },
-	[STATE_EXITED] = { SPAWN, S(EXITED), SPAWN, S(EXITED), S(EXITED), S(EXITED), S(EXITED), SPAWN, S(EXITED) },
-	[STATE_FATAL] = { SPAWN, S(FATAL), SPAWN, S(FATAL), S(FATAL), S(FATAL), S(FATAL), SPAWN, S(FATAL) },
+			     S(STOPPING), LATER, S(STOPPING), S(STOPPING), S(STOPPING), S(STOPPING) },
+	[STATE_EXITED] = { SPAWN, S(EXITED), SPAWN, S(EXITED), S(EXITED), S(EXITED), S(EXITED), SPAWN, S(EXITED),
+			   S(EXITED), S(EXITED), S(EXITED) },
+	[STATE_FATAL] = { SPAWN, S(FATAL), SPAWN, S(FATAL), S(FATAL), S(FATAL), S(FATAL), SPAWN, S(FATAL),
+			  S(FATAL), S(FATAL), S(FATAL) },
+	[STATE_WAITING] = { S(WAITING), S(STOPPED), S(WAITING), S(WAITING), S(WAITING), S(WAITING), S(WAITING),
+			    S(WAITING), S(WAITING), S(WAITING), SPAWN, S(FATAL) },
 };
 
 static void test_every_cell(void **state)
@@ -262,6 +282,71 @@ static void test_stop_while_dying_is_a_stop(void **state)
 }
 
 /* Starts and restarts are refused before the table while vigild stops. */
+/* A oneshot is STARTING while it runs: success is EXITED and completed,
+ * a failure a failed start (backoff), whatever start_secs says. */
+static void test_oneshot(void **state)
+{
+	struct proc *p;
+
+	(void)state;
+	config->programs[0]->type = PROGRAM_ONESHOT;
+	config->programs[0]->restart = RESTART_ON_FAILURE;
+	p = proc_new(config->programs[0], 0);
+	ev(p, PEV_START, 0);
+	assert_int_equal(p->state, STATE_STARTING);
+	ev(p, PEV_TIMER, 0); /* start_secs does not apply */
+	assert_int_equal(p->state, STATE_STARTING);
+	ev(p, PEV_EXIT, EXIT_CODE(1));
+	assert_int_equal(p->state, STATE_BACKOFF);
+	assert_int_equal(p->failed_starts, 1);
+	assert_false(p->completed);
+	ev(p, PEV_TIMER, 0); /* the backoff passed: it runs again */
+	assert_int_equal(p->state, STATE_STARTING);
+	p->started_at -= 5 * USEC_PER_SEC; /* however long it ran */
+	ev(p, PEV_EXIT, EXIT_CODE(0));
+	assert_int_equal(p->state, STATE_EXITED);
+	assert_true(p->completed);
+	assert_int_equal(p->failed_starts, 0);
+	ev(p, PEV_START, 0); /* started again by name: runs again */
+	assert_int_equal(p->state, STATE_STARTING);
+	assert_false(p->completed);
+	proc_free(p);
+	config->programs[0]->type = PROGRAM_SIMPLE;
+}
+
+/* WAITING: spawned once its requirements are met; a requirement that
+ * failed for good makes it FATAL with cause dependency and says why. */
+static void test_waiting(void **state)
+{
+	struct proc *p;
+
+	(void)state;
+	p = proc_in(STATE_WAITING);
+	assert_int_equal(rec.spawns, 0);
+	assert_string_equal(p->status_text, "waiting for db (running)");
+	ev(p, PEV_REQUIRES_MET, 0);
+	assert_int_equal(p->state, STATE_STARTING);
+	assert_int_equal(rec.spawns, 1);
+	assert_null(p->status_text);
+	proc_free(p);
+
+	p = proc_in(STATE_WAITING);
+	proc_dispatch(p, PEV_REQUIRES_FAILED, 0, "requirement db failed");
+	assert_int_equal(p->state, STATE_FATAL);
+	assert_int_equal(p->last_exit.cause, CAUSE_DEPENDENCY);
+	assert_string_equal(p->status_text, "requirement db failed");
+	assert_int_equal(rec.spawns, 0);
+	proc_free(p);
+
+	rec.requires = REQUIRES_FAILED; /* it failed before the start was asked for */
+	p = proc_new(config->programs[0], 0);
+	ev(p, PEV_START, 0);
+	assert_int_equal(p->state, STATE_FATAL);
+	assert_int_equal(p->last_exit.cause, CAUSE_DEPENDENCY);
+	rec.requires = REQUIRES_MET;
+	proc_free(p);
+}
+
 static void test_start_requests_refused_while_shutting_down(void **state)
 {
 	struct proc *p;
@@ -283,6 +368,8 @@ int main(void)
 		cmocka_unit_test(test_notify_cells),
 		cmocka_unit_test(test_stop_while_dying_is_a_stop),
 		cmocka_unit_test(test_start_requests_refused_while_shutting_down),
+		cmocka_unit_test(test_oneshot),
+		cmocka_unit_test(test_waiting),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
