@@ -323,9 +323,14 @@ struct closure {
 /* Dependents first (post-order), each once. */
 static void closure_add(struct closure *c, struct proc *p, int depth)
 {
-	if (p->depend_mark == c->mark || depth > 64)
+	if (depth > 64)
 		return;
+	if (p->depend_mark == c->mark) {
+		p->depend_reached |= depth > 0;
+		return;
+	}
 	p->depend_mark = c->mark;
+	p->depend_reached = depth > 0;
 	for (size_t i = 0; i < p->ndependents; i++) {
 		struct proc *d = p->dependents[i];
 		if (proc_is_active(d) || d->state == STATE_WAITING || d->resume_pending)
@@ -371,7 +376,9 @@ struct proc **depend_restart(struct proc **procs, size_t n, size_t *count)
 		procs[i]->depend_named = true;
 	for (size_t i = 0; i < c.n; i++) {
 		struct proc *p = c.procs[i];
-		if (p->depend_named) {
+		/* named, and not itself a dependent of another named one
+		 * (restart all): restarted once its dependents are down */
+		if (p->depend_named && !p->depend_reached) {
 			set_pending(&p->stop_pending, false);
 			set_pending(&p->resume_pending, false);
 			if (depend_has_active_dependent(p))

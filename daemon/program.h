@@ -95,6 +95,7 @@ struct proc {
 	bool stop_pending, restart_pending, resume_pending, awaiting_predecessor;
 	unsigned depend_mark; /* depend.c's walks: seen in this one */
 	bool depend_named;    /* depend.c: named by the request at hand */
+	bool depend_reached;  /* depend.c: a dependent of another one in this walk */
 	bool ran_once;	/* a process of it has exec'd (critical: else exit code 1) */
 	bool completed; /* ended with a success code and was not restarted (the
 			   "completed" condition; EXITED); cleared by a spawn */
