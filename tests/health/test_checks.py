@@ -12,7 +12,10 @@ from vigiltest.probe_server import ProbeHTTPServer, ProbeTCPListener
 
 def program(name, check, **options):
     """A [program:NAME] running run-forever with health_check = check; the
-    options (health_interval etc.) as written, underscores kept."""
+    options (health_interval etc.) as written; health_timeout, which may
+    not be longer, is health_interval unless given."""
+    if "health_interval" in options:
+        options.setdefault("health_timeout", options["health_interval"])
     lines = [f"[program:{name}]", f"command = {W('run-forever')}", "start_secs = 100ms",
              f"health_check = {check}"]
     lines += [f"{k} = {v}" for k, v in options.items()]
@@ -45,7 +48,7 @@ def test_http_pass_is_healthy(vigil):
 
 def test_http_500_restarts_with_cause_health(vigil):
     with ProbeHTTPServer(200) as web:
-        vigil.start(program("web", web.url(), health_interval="100ms", health_retries=3,
+        vigil.start(program("web", web.url(), health_interval="300ms", health_retries=3,
                             restart_delay="100ms"))
         first = wait_health(vigil, "web", lambda h: h["state"] == "healthy", "healthy")["pid"]
         web.answer(500)
@@ -73,7 +76,7 @@ def test_http_hang_times_out(vigil):
 def test_tcp_pass_then_refused(vigil):
     tcp = ProbeTCPListener()
     try:
-        vigil.start(program("db", tcp.url, health_interval="100ms", health_retries=2, health_action="none"))
+        vigil.start(program("db", tcp.url, health_interval="300ms", health_retries=2, health_action="none"))
         wait_health(vigil, "db", lambda h: h["state"] == "healthy", "healthy")
         assert tcp.count() >= 1
         tcp.close()
@@ -90,7 +93,7 @@ def test_exec_pass_then_fail_with_its_last_line(vigil):
     # run in the program's directory: "flag" is relative
     check = ("exec:sh -c 'test -e flag && exit 0; echo checking...; echo \"db down: no $(basename flag)\" >&2;"
              " exit 2'")
-    vigil.start(program("app", check, directory=vigil.dir, health_interval="100ms", health_retries=1,
+    vigil.start(program("app", check, directory=vigil.dir, health_interval="300ms", health_retries=1,
                         health_action="none"))
     wait_health(vigil, "app", lambda h: h["state"] == "healthy", "healthy")
     os.unlink(flag)
@@ -113,7 +116,7 @@ def test_exec_exit_code_and_timeout(vigil):
 
 def test_start_period(vigil):
     with ProbeHTTPServer(500) as web:
-        vigil.start(program("web", web.url(), health_interval="100ms", health_retries=1,
+        vigil.start(program("web", web.url(), health_interval="300ms", health_retries=1,
                             health_start_period="3s", health_action="none"))
         p = wait_health(vigil, "web", lambda h: h["last_error"] == "HTTP 500", "a failed check")
         if p["uptime_s"] < 2.5:
@@ -125,7 +128,7 @@ def test_start_period(vigil):
 
 def test_action_none_reports_only(vigil):
     with ProbeHTTPServer(500) as web:
-        vigil.start(program("web", web.url(), health_interval="100ms", health_retries=2,
+        vigil.start(program("web", web.url(), health_interval="300ms", health_retries=2,
                             health_action="none"))
         first = vigil.wait_running("web")["pid"]
         p = wait_health(vigil, "web", lambda h: h["state"] == "unhealthy", "unhealthy")
@@ -141,7 +144,7 @@ def test_action_none_reports_only(vigil):
 def test_a_hanging_check_delays_nothing_else(vigil):
     with ProbeHTTPServer("hang") as stuck, ProbeHTTPServer(200) as fine:
         vigil.start(program("stuck", stuck.url(), health_timeout="60s", health_interval="1h")
-                    + program("fine", fine.url(), health_interval="50ms"))
+                    + program("fine", fine.url(), health_interval="200ms"))
         stuck.wait_requests(1)
         n = fine.count()
         fine.wait_requests(n + 10)
