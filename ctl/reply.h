@@ -17,8 +17,12 @@ enum reply_verdict { REPLY_WAIT, REPLY_DONE, REPLY_FAILED };
  * has neither shape. */
 json_t *reply_processes(json_t *reply);
 bool reply_is_running(json_t *proc);
-/* action: "start", "stop" or "restart"; before: the process as it was
- * before a restart, or NULL. */
+/* What `status NAME` wants: RUNNING and not unhealthy, or a oneshot that
+ * completed. */
+bool reply_is_fine(json_t *proc);
+/* action: "start", "stop" or "restart"; before: the process as the
+ * action's reply showed it (for a restart: the process to replace), or
+ * NULL. A oneshot is started when it completed; WAITING is waiting. */
 enum reply_verdict reply_judge(const char *action, json_t *proc, json_t *before);
 const char *reply_describe_failure(json_t *proc, char *buf, size_t len);
 

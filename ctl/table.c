@@ -9,10 +9,14 @@
 
 #define CELL_MAX 256
 
-enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST_EXIT, COL_HEARTBEAT, COL_STATUS, COLS };
+/* of a health check's last error in the HEALTH column; the rest is in --json */
+#define HEALTH_ERROR_MAX 40
+
+enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST_EXIT, COL_HEARTBEAT, COL_HEALTH, COL_STATUS,
+       COLS };
 
 static const char *const headers[COLS] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT", "HEARTBEAT",
-					   "STATUS" };
+					   "HEALTH", "STATUS" };
 
 static void format_uptime(char *buf, size_t len, json_t *proc)
 {
@@ -69,6 +73,46 @@ static void format_heartbeat(char *buf, size_t len, json_t *proc)
 		snprintf(buf, len, "ok %.1fs ago", json_number_value(age));
 }
 
+/* An exec probe's last line may hold anything: in a table, its first
+ * line, control bytes shown as '?', cut at HEALTH_ERROR_MAX bytes (not
+ * inside a UTF-8 character) with "..." when there was more. */
+static size_t copy_health_error(char *dst, const char *err)
+{
+	size_t n = 0;
+
+	while (err[n] && err[n] != '\n' && n < HEALTH_ERROR_MAX)
+		n++;
+	if (err[n] && err[n] != '\n')
+		while (n > 0 && ((unsigned char)err[n] & 0xc0) == 0x80)
+			n--;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (unsigned char)err[i] < 0x20 || err[i] == 0x7f ? '?' : err[i];
+	if (err[n]) {
+		memcpy(dst + n, "...", 3);
+		n += 3;
+	}
+	return n;
+}
+
+/* "-" without a health_check, else its state, and why when unhealthy:
+ * "unhealthy (HTTP 500)". */
+static void format_health(char *buf, size_t len, json_t *proc)
+{
+	json_t *health = json_object_get(proc, "health");
+	const char *state = json_string_value(json_object_get(health, "state"));
+	const char *err = json_string_value(json_object_get(health, "last_error"));
+	char why[HEALTH_ERROR_MAX + 4];
+
+	if (!json_is_object(health))
+		snprintf(buf, len, "-");
+	else if (!state)
+		snprintf(buf, len, "?");
+	else if (strcmp(state, "unhealthy") == 0 && err && *err)
+		snprintf(buf, len, "unhealthy (%.*s)", (int)copy_health_error(why, err), why);
+	else
+		snprintf(buf, len, "%.*s", HEALTH_ERROR_MAX, state);
+}
+
 /* Every cell's text, one after another: a row costs a few copies into
  * one buffer, not eight 256-byte arrays (2 MB at 1000 rows, most of it
  * page faults) and a printf per cell. */
@@ -120,6 +164,8 @@ static void table_add_row(struct table *t, size_t row, json_t *proc)
 	table_add(t, row, COL_LAST_EXIT, cell);
 	format_heartbeat(cell, sizeof(cell), proc);
 	table_add(t, row, COL_HEARTBEAT, cell);
+	format_health(cell, sizeof(cell), proc);
+	table_add(t, row, COL_HEALTH, cell);
 	table_add(t, row, COL_STATUS, json_string_value(json_object_get(proc, "status")));
 }
 

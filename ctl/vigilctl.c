@@ -1,6 +1,7 @@
 /* vigilctl: commands -> ctl requests, and waiting for the states they ask
  * for. Exit codes: 0 ok, 1 failed, 2 usage, 3 status found a named
- * process not RUNNING, 4 vigild unreachable. */
+ * process not RUNNING or unhealthy (a completed oneshot is fine), 4 vigild
+ * unreachable. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -37,7 +38,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vigilctl [-s SOCKET] COMMAND [ARGS]\n"
-		"  status [NAME...] [--json]        show processes (exit 3 if a named one is not RUNNING)\n"
+		"  status [NAME...] [--json]        show processes (exit 3: a named one not RUNNING or unhealthy)\n"
 		"  start|stop|restart NAME...|all   and wait until done (--no-block: don't; --timeout SECS)\n"
 		"  signal SIG NAME                  send a signal (e.g. HUP)\n"
 		"  log NAME [-f] [-n N] [--stderr]  recent output of a process\n"
@@ -122,7 +123,7 @@ static int cmd_status(struct ctl *c)
 			continue;
 		}
 		json_array_foreach(procs, k, p) {
-			if (c->nargs && !reply_is_running(p) && rc == EXIT_OK)
+			if (c->nargs && !reply_is_fine(p) && rc == EXIT_OK)
 				rc = EXIT_NOT_RUNNING;
 		}
 		json_array_extend(all, procs);
@@ -147,45 +148,141 @@ static int cmd_status(struct ctl *c)
 	return rc;
 }
 
-/* Polls until every process of name reaches what action asked for. */
-static int wait_for(const struct ctl *c, const char *name, const char *action, json_t *before)
+/* What to poll while waiting for the processes of an action's reply: the
+ * named program alone when the reply holds nothing else, else all (a
+ * stop or restart also touches the programs that require it). */
+static const char *wait_scope(const char *name, json_t *touched)
 {
-	int64_t deadline = mono_ms() + (int64_t)(c->timeout_s * 1000);
+	size_t i;
+	json_t *p;
+
+	if (strcmp(name, "all") == 0)
+		return NULL;
+	json_array_foreach(touched, i, p) {
+		const char *pname = json_string_value(json_object_get(p, "name"));
+		const char *program = json_string_value(json_object_get(p, "program"));
+		if (strcmp(pname, name) != 0 && (!program || strcmp(program, name) != 0))
+			return NULL;
+	}
+	return name;
+}
+
+/* A process of the reply as last polled. */
+struct judged {
+	enum reply_verdict verdict;
+	char state[16];
+};
+
+/* Judges every process of the reply (touched) by its state in now (the
+ * processes polled, by name) into out[]; a process no longer listed
+ * (removed by a reload meanwhile) failed. Returns how many are done, and
+ * the failures in *failed, each told on stderr. */
+static size_t judge_all(const char *action, json_t *touched, json_t *now, struct judged *out, int *failed)
+{
+	json_t *by_name = json_object(), *p;
+	size_t i, done = 0;
 	char why[512];
 
+	json_array_foreach(now, i, p)
+		json_object_set(by_name, json_string_value(json_object_get(p, "name")), p);
+	*failed = 0;
+	json_array_foreach(touched, i, p) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+		json_t *cur = json_object_get(by_name, name);
+		out[i].verdict = cur ? reply_judge(action, cur, p) : REPLY_FAILED;
+		snprintf(out[i].state, sizeof(out[i].state), "%s",
+			 cur ? json_string_value(json_object_get(cur, "state")) : "gone");
+		done += out[i].verdict == REPLY_DONE;
+		if (out[i].verdict != REPLY_FAILED)
+			continue;
+		(*failed)++;
+		if (cur)
+			fprintf(stderr, "vigilctl: %s: failed to %s: now %s (%s)\n", name, action,
+				json_string_value(json_object_get(cur, "state")), reply_describe_failure(cur, why, sizeof(why)));
+		else
+			fprintf(stderr, "vigilctl: %s: failed to %s: vigild no longer lists it\n", name, action);
+	}
+	json_decref(by_name);
+	return done;
+}
+
+/* Polls until every process of the reply to `action name` (touched, as the
+ * reply showed them) reaches what action asked for; judged[] gets each
+ * one's last verdict. */
+static int wait_for(const struct ctl *c, const char *name, const char *action, json_t *touched,
+		    struct judged *judged)
+{
+	int64_t deadline = mono_ms() + (int64_t)(c->timeout_s * 1000);
+	const char *scope = wait_scope(name, touched);
+
 	for (;;) {
-		int rc, done = 0, failed = 0;
-		json_t *procs = fetch_procs(c, name, &rc), *p;
-		size_t i;
+		int rc, failed;
+		json_t *procs = fetch_procs(c, scope, &rc), *p;
+		size_t i, done;
 		if (!procs)
 			return rc;
-		json_array_foreach(procs, i, p) {
-			json_t *b = json_array_get(before, i);
-			enum reply_verdict v = reply_judge(action, p, b);
-			done += v == REPLY_DONE;
-			if (v == REPLY_FAILED) {
-				failed++;
-				fprintf(stderr, "vigilctl: %s: failed to %s: now %s (%s)\n",
-					json_string_value(json_object_get(p, "name")), action,
-					json_string_value(json_object_get(p, "state")), reply_describe_failure(p, why, sizeof(why)));
-			}
-		}
-		if (failed || done == (int)json_array_size(procs)) {
-			json_decref(procs);
+		done = judge_all(action, touched, procs, judged, &failed);
+		json_decref(procs);
+		if (failed || done == json_array_size(touched))
 			return failed ? EXIT_FAILED : EXIT_OK;
-		}
 		if (mono_ms() > deadline) {
-			json_array_foreach(procs, i, p)
-				if (reply_judge(action, p, json_array_get(before, i)) == REPLY_WAIT)
+			json_array_foreach(touched, i, p)
+				if (judged[i].verdict == REPLY_WAIT)
 					fprintf(stderr, "vigilctl: %s: still %s after %.0fs; see 'vigilctl status'\n",
-						json_string_value(json_object_get(p, "name")),
-						json_string_value(json_object_get(p, "state")), c->timeout_s);
-			json_decref(procs);
+						json_string_value(json_object_get(p, "name")), judged[i].state, c->timeout_s);
 			return EXIT_FAILED;
 		}
-		json_decref(procs);
 		sleep_poll();
 	}
+}
+
+/* One line per process the action touched and saw through. */
+static void print_done(const char *action, json_t *touched, const struct judged *judged)
+{
+	const char *what = strcmp(action, "stop") == 0 ? "stopped" : strcmp(action, "start") == 0 ? "started" : "restarted";
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(touched, i, p)
+		if (judged[i].verdict == REPLY_DONE)
+			printf("%s: %s\n", json_string_value(json_object_get(p, "name")), what);
+}
+
+/* POST .../NAME/ACTION; its reply lists the processes it touched (NAME's,
+ * and those that require them), which are waited for. The reply is also
+ * the "before" of a restart: no extra request to learn the old pids. */
+static int act_on(const struct ctl *c, const char *name, const char *action)
+{
+	struct ctl_reply r;
+	struct judged *judged;
+	char path[512];
+	json_t *touched;
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/programs/%s/%s", name, action);
+	if ((rc = call(c, "POST", path, &r)) != EXIT_OK)
+		return rc;
+	if (r.status != 200) {
+		fprintf(stderr, "vigilctl: %s %s: %s\n", action, name, ctl_reply_error(&r));
+		ctl_reply_free(&r);
+		return EXIT_FAILED;
+	}
+	touched = reply_processes(r.json);
+	ctl_reply_free(&r);
+	if (!touched) {
+		fprintf(stderr, "vigilctl: unexpected reply from vigild\n");
+		return EXIT_FAILED;
+	}
+	if (c->no_block)
+		return json_decref(touched), EXIT_OK;
+	if (!(judged = calloc(json_array_size(touched) + 1, sizeof(*judged))))
+		abort();
+	rc = wait_for(c, name, action, touched, judged);
+	if (rc != EXIT_UNREACHABLE)
+		print_done(action, touched, judged);
+	free(judged);
+	json_decref(touched);
+	return rc;
 }
 
 static int cmd_action(struct ctl *c, const char *action)
@@ -197,32 +294,11 @@ static int cmd_action(struct ctl *c, const char *action)
 		return EXIT_USAGE;
 	}
 	for (int i = 0; i < c->nargs; i++) {
-		struct ctl_reply r;
-		char path[512];
-		json_t *before;
-		int call_rc;
-
-		before = strcmp(action, "restart") == 0 ? fetch_procs(c, c->args[i], &call_rc) : NULL;
-		snprintf(path, sizeof(path), "/v1/programs/%s/%s", c->args[i], action);
-		if ((call_rc = call(c, "POST", path, &r)) != EXIT_OK) {
-			json_decref(before);
+		int call_rc = act_on(c, c->args[i], action);
+		if (call_rc == EXIT_UNREACHABLE)
 			return call_rc;
-		}
-		if (r.status != 200) {
-			fprintf(stderr, "vigilctl: %s %s: %s\n", action, c->args[i], ctl_reply_error(&r));
+		if (call_rc != EXIT_OK)
 			rc = EXIT_FAILED;
-		} else if (!c->no_block) {
-			call_rc = wait_for(c, c->args[i], action, before);
-			if (call_rc == EXIT_UNREACHABLE)
-				return ctl_reply_free(&r), json_decref(before), call_rc;
-			if (call_rc == EXIT_OK)
-				printf("%s: %s\n", c->args[i],
-				       strcmp(action, "stop") == 0 ? "stopped" : strcmp(action, "start") == 0 ? "started" : "restarted");
-			else
-				rc = EXIT_FAILED;
-		}
-		json_decref(before);
-		ctl_reply_free(&r);
 	}
 	return rc;
 }

@@ -145,19 +145,15 @@ static int check_oneshot(const struct program_config *pc, FILE *errors)
 
 /* health_check is parsed here, for instance 0, so that a typo or a host
  * that does not resolve shows at load time, at its line. */
+/* A health_timeout longer than health_interval is fine: the interval
+ * runs from the end of the previous check. */
 static int check_health(const struct program_config *pc, FILE *errors)
 {
-	char err[PARSE_ERR_MAX], interval[32], timeout[32];
+	char err[PARSE_ERR_MAX];
 	struct health_target target;
 	char *text;
 	int n = 0;
 
-	if (pc->health_timeout > pc->health_interval) {
-		snprintf(timeout, sizeof(timeout), "%gs", (double)pc->health_timeout / USEC_PER_SEC);
-		snprintf(interval, sizeof(interval), "%gs", (double)pc->health_interval / USEC_PER_SEC);
-		n += check_error_at(errors, pc, pc->health_timeout_line,
-				    "health_timeout: %s is longer than health_interval (%s)", timeout, interval);
-	}
 	if (!pc->health_check || pc->type == PROGRAM_ONESHOT)
 		return n;
 	text = expand_program_vars(pc->health_check, pc->name, 0, err, sizeof(err));

@@ -196,7 +196,57 @@ static void writer_heartbeat(struct json_writer *w, const struct proc *p, int64_
 	writer_lit(w, "}");
 }
 
-/* The fields in the order of DESIGN.md's "ctl protocol". */
+/* The condition is the one the lead's binding resolved when there is one
+ * (a plain requirement on a oneshot means "completed"), else as written. */
+static void writer_requires(struct json_writer *w, const struct proc *p)
+{
+	const struct program_config *pc = p->cfg;
+	bool bound = p->reqs && p->nreqs == pc->nrequires;
+
+	writer_lit(w, "[");
+	for (size_t i = 0; i < pc->nrequires; i++) {
+		enum requirement_condition condition = bound ? p->reqs[i].condition : pc->requires[i].condition;
+		if (i)
+			writer_lit(w, ",");
+		writer_lit(w, "{\"name\":");
+		writer_text(w, pc->requires[i].name);
+		writer_lit(w, ",\"condition\":");
+		writer_text(w, requirement_condition_name(condition));
+		writer_lit(w, "}");
+	}
+	writer_lit(w, "]");
+}
+
+static void writer_health(struct json_writer *w, const struct health *h, int64_t now)
+{
+	if (!h->configured) {
+		writer_lit(w, "null");
+		return;
+	}
+	writer_lit(w, "{\"state\":");
+	writer_text(w, health_state_name(h->state));
+	writer_lit(w, ",\"failures\":");
+	writer_int(w, h->failures);
+	writer_lit(w, ",\"last_check_age_s\":");
+	if (h->last_check)
+		writer_seconds(w, now - h->last_check);
+	else
+		writer_lit(w, "null");
+	writer_lit(w, ",\"last_error\":");
+	writer_text(w, h->last_error); /* an exec probe's output: anything */
+	writer_lit(w, "}");
+}
+
+static void writer_bool(struct json_writer *w, bool v)
+{
+	if (v)
+		writer_lit(w, "true");
+	else
+		writer_lit(w, "false");
+}
+
+/* The fields in the order of DESIGN.md's "ctl protocol", then type and
+ * completed (which vigilctl needs to judge a oneshot). */
 static void writer_proc(struct json_writer *w, const struct proc *p, int64_t now)
 {
 	const struct program_config *pc = p->cfg;
@@ -225,12 +275,17 @@ static void writer_proc(struct json_writer *w, const struct proc *p, int64_t now
 	writer_lit(w, ",\"status\":");
 	writer_text(w, p->status_text);
 	writer_lit(w, ",\"daemon\":");
-	if (pc->daemon)
-		writer_lit(w, "true");
-	else
-		writer_lit(w, "false");
+	writer_bool(w, pc->daemon);
 	writer_lit(w, ",\"bind_to\":");
 	writer_text(w, pc->bind_to);
+	writer_lit(w, ",\"requires\":");
+	writer_requires(w, p);
+	writer_lit(w, ",\"health\":");
+	writer_health(w, &p->health, now);
+	writer_lit(w, ",\"type\":");
+	writer_text(w, program_type_name(pc->type));
+	writer_lit(w, ",\"completed\":");
+	writer_bool(w, p->completed);
 	writer_lit(w, ",\"output_lost_bytes\":");
 	/* as json_int_t, as before: a count past 2^63 would print negative */
 	writer_int(w, (long long)p->output.lost_bytes);

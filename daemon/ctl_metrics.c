@@ -8,6 +8,30 @@
 #include "program.h"
 #include "vigild.h"
 
+/* Only processes with a health_check have these series: a 0 for one
+ * without would read as "unhealthy". */
+static void ctl_metrics_write_health(struct evbuffer *buf)
+{
+	evbuffer_add_printf(buf, "# HELP vigil_process_healthy 1 when the process's health checks pass, else 0.\n"
+				 "# TYPE vigil_process_healthy gauge\n");
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		const struct proc *p = vigil.procs[i];
+		if (p->health.configured)
+			evbuffer_add_printf(buf, "vigil_process_healthy{name=\"%s\"} %d\n", p->name,
+					    p->health.state == HEALTH_HEALTHY);
+	}
+	evbuffer_add_printf(buf, "# HELP vigil_health_checks_total Health checks run, by result.\n"
+				 "# TYPE vigil_health_checks_total counter\n");
+	for (size_t i = 0; i < vigil.nprocs; i++) {
+		const struct proc *p = vigil.procs[i];
+		if (p->health.configured)
+			evbuffer_add_printf(buf, "vigil_health_checks_total{name=\"%s\",result=\"pass\"} %llu\n"
+						 "vigil_health_checks_total{name=\"%s\",result=\"fail\"} %llu\n",
+					    p->name, (unsigned long long)p->health.passed, p->name,
+					    (unsigned long long)p->health.failed);
+	}
+}
+
 void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 {
 	evbuffer_add_printf(buf, "# HELP vigil_up vigild is running.\n# TYPE vigil_up gauge\nvigil_up 1\n");
@@ -52,6 +76,7 @@ void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 			evbuffer_add_printf(buf, "vigil_process_heartbeat_age_seconds{name=\"%s\"} %.3f\n", p->name,
 					    (double)(now - p->hb.last_ping) / USEC_PER_SEC);
 	}
+	ctl_metrics_write_health(buf);
 	evbuffer_add_printf(buf, "# HELP vigil_process_uptime_seconds Time since the running process started.\n"
 				 "# TYPE vigil_process_uptime_seconds gauge\n");
 	for (size_t i = 0; i < vigil.nprocs; i++) {

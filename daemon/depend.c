@@ -264,8 +264,10 @@ static void depend_step_pending(struct proc *p)
 			proc_request_restart(p);
 		}
 	}
-	if (p->resume_pending && !p->stop_pending && !proc_is_active(p) && p->state != STATE_WAITING &&
-	    !requirement_pending(p, 0)) {
+	if (p->resume_pending && p->retiring) {
+		set_pending(&p->resume_pending, false); /* a reload replaces it */
+	} else if (p->resume_pending && !p->stop_pending && !proc_is_active(p) && p->state != STATE_WAITING &&
+		   !requirement_pending(p, 0)) {
 		set_pending(&p->resume_pending, false);
 		if (!vigil.shutting_down)
 			proc_request_start(p);
@@ -390,6 +392,39 @@ struct proc **depend_restart(struct proc **procs, size_t n, size_t *count)
 	depend_schedule();
 	*count = c.n;
 	return c.procs;
+}
+
+static bool proc_is_up(const struct proc *p)
+{
+	return proc_is_active(p) || p->state == STATE_WAITING;
+}
+
+void depend_retire(struct proc *p, bool resume)
+{
+	struct proc **up = malloc((p->ndependents + 1) * sizeof(*up));
+	size_t nup = 0;
+	struct closure c;
+
+	if (!up)
+		abort();
+	for (size_t i = 0; i < p->ndependents; i++)
+		if (proc_is_up(p->dependents[i]))
+			up[nup++] = p->dependents[i];
+	c = closure_of(up, nup);
+	free(up);
+
+	for (size_t i = 0; i < c.n; i++) {
+		struct proc *d = c.procs[i];
+		set_pending(&d->restart_pending, false);
+		if (resume)
+			set_pending(&d->resume_pending, true);
+		if (depend_has_active_dependent(d))
+			set_pending(&d->stop_pending, true);
+		else
+			proc_request_stop(d);
+	}
+	free(c.procs);
+	depend_stop_after_dependents(p);
 }
 
 bool depend_stop_after_dependents(struct proc *p)

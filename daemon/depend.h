@@ -41,6 +41,10 @@ struct proc **depend_stop(struct proc **procs, size_t n, size_t *count);
  * processes touched like depend_stop; *refused: procs that may not start
  * now (their -errno, counted). */
 struct proc **depend_restart(struct proc **procs, size_t n, size_t *count);
+/* A reload retires p: what requires it is stopped first, then p; with
+ * resume (p has a successor) the dependents start again once what they
+ * require holds. */
+void depend_retire(struct proc *p, bool resume);
 /* Stop p once none of its dependents runs (retire, shutdown): true if it
  * had to wait, false if it was stopped at once. */
 bool depend_stop_after_dependents(struct proc *p);

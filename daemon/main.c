@@ -130,6 +130,12 @@ static void warn_if_few_descriptors(const struct config *config)
 			 (unsigned long long)now.rlim_cur, need, config->nprograms);
 }
 
+/* health.h's spawn action: an exec check, run as its program would be */
+static pid_t spawn_health_probe(void *owner, char *const *argv, int out_fd, char *err, size_t errlen)
+{
+	return program_spawn_probe(owner, argv, out_fd, err, errlen);
+}
+
 static int run(struct config *config)
 {
 	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
@@ -162,7 +168,8 @@ static int run(struct config *config)
 	/* a deadline is judged only after the pings already queued were read */
 	heartbeat_set_actions(&(struct heartbeat_actions){ .drain = notify_drain,
 							   .lost = proc_heartbeat_deadline_passed });
-	health_set_actions(&(struct health_actions){ .changed = supervisor_health_changed });
+	health_set_actions(&(struct health_actions){ .changed = supervisor_health_changed,
+						     .spawn = spawn_health_probe });
 	program_spawn_set_notify_path(notify_socket_path());
 	/* after the ctl socket: a vigild already running on it refused us
 	 * before we could kill its programs as a predecessor's leftovers */

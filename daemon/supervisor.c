@@ -282,7 +282,7 @@ void supervisor_retire(struct proc *p, struct proc *successor)
 	retiring = grow_array(retiring, nretiring, &retiring_cap, sizeof(*retiring));
 	retiring[nretiring++] = p;
 	/* what requires it stops first (its dependents stay bound to it) */
-	depend_stop_after_dependents(p);
+	depend_retire(p, successor != NULL);
 	event_active(sweep_event, 0, 0);
 }
 

@@ -170,7 +170,6 @@ daemon = yes
 critical = yes
 """)
     assert errors_of(path, r) == [
-        "FILE:7: [program:a] health_timeout: 5s is longer than health_interval (2s)",
         "FILE:12: [program:kid] critical: a daemon child (daemon = yes) cannot be critical; mark its parent",
     ]
     for option, value, message in [("health_interval", "0", "must be more than 0"),

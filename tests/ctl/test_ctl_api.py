@@ -9,7 +9,8 @@ import subprocess
 from vigiltest import STATES, W, http, pid_gone, raw_http, read_lines, wait_for
 
 P_KEYS = {"name", "program", "instance", "state", "pid", "uptime_s", "restarts", "last_exit",
-          "heartbeat", "status", "daemon", "bind_to", "output_lost_bytes"}
+          "heartbeat", "status", "daemon", "bind_to", "requires", "health", "type", "completed",
+          "output_lost_bytes"}
 
 
 def is_int(x):
@@ -24,14 +25,14 @@ def check_process_shape(p):
     assert set(p) == P_KEYS, f"keys differ from DESIGN.md: extra {set(p) - P_KEYS}, missing {P_KEYS - set(p)}"
     assert isinstance(p["name"], str) and isinstance(p["program"], str)
     assert is_int(p["instance"]) and p["instance"] >= 0
-    assert p["state"] in STATES
+    assert p["state"] in STATES + ("WAITING",)
     assert p["pid"] is None or (is_int(p["pid"]) and p["pid"] > 0)
     assert is_num(p["uptime_s"]) and p["uptime_s"] >= 0
     assert is_int(p["restarts"]) and p["restarts"] >= 0
     le = p["last_exit"]
     if le is not None:
         assert set(le) == {"cause", "code", "signal"}
-        assert le["cause"] in ("exit", "signal", "heartbeat", "ready_timeout", "stopped")
+        assert le["cause"] in ("exit", "signal", "heartbeat", "ready_timeout", "health", "dependency", "stopped")
         assert le["code"] is None or is_int(le["code"])
         assert le["signal"] is None or is_int(le["signal"])
     hb = p["heartbeat"]
@@ -43,6 +44,19 @@ def check_process_shape(p):
     assert isinstance(p["daemon"], bool)
     assert is_int(p["output_lost_bytes"]) and p["output_lost_bytes"] >= 0
     assert p["bind_to"] is None or isinstance(p["bind_to"], str)
+    assert isinstance(p["requires"], list)
+    for r in p["requires"]:
+        assert set(r) == {"name", "condition"} and isinstance(r["name"], str), r
+        assert r["condition"] in ("running", "healthy", "completed"), r
+    h = p["health"]
+    if h is not None:
+        assert set(h) == {"state", "failures", "last_check_age_s", "last_error"}, h
+        assert h["state"] in ("starting", "healthy", "unhealthy"), h
+        assert is_int(h["failures"]) and h["failures"] >= 0, h
+        assert h["last_check_age_s"] is None or is_num(h["last_check_age_s"]), h
+        assert h["last_error"] is None or isinstance(h["last_error"], str), h
+    assert p["type"] in ("simple", "notify", "oneshot")
+    assert isinstance(p["completed"], bool)
 
 
 SHAPE_CONFIG = """
@@ -100,6 +114,10 @@ def test_programs_json_shape_and_order(vigil):
     assert by["quitter"]["pid"] is None
     assert by["zeta"]["daemon"] is False and by["zeta"]["bind_to"] is None
     assert by["zeta"]["status"] is None
+    # no requires, no health_check: [] and null; a simple program never completes
+    for p in progs:
+        assert p["requires"] == [] and p["health"] is None, p
+        assert p["type"] == "simple" and p["completed"] is False, p
 
 
 def test_programs_json_shape_core_keys(vigil):

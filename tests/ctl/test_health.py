@@ -84,3 +84,12 @@ def test_metrics(vigil):
         assert per_state[state] == 1, (name, per_state)
         assert sum(v for v in per_state.values() if v) == 1, (name, per_state)
     assert "# TYPE vigil_process_state gauge" in r.text
+    # WAITING is a state like the others: every process has its series
+    for name in want:
+        key = ("vigil_process_state",
+               frozenset({("name", name), ("program", name.split(":")[0]), ("state", "WAITING")}))
+        assert samples.get(key) == 0, (name, key)
+    # health series only for processes with a health_check: none here
+    assert "# TYPE vigil_process_healthy gauge" in r.text
+    assert "# TYPE vigil_health_checks_total counter" in r.text
+    assert not [k for k in samples if k[0] in ("vigil_process_healthy", "vigil_health_checks_total")], samples

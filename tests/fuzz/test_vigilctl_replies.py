@@ -34,7 +34,7 @@ def fake_vigild():
     tmp = make_tmpdir("vigil-fake-")
     server = socketserver.ThreadingUnixStreamServer(os.path.join(tmp, "ctl.sock"), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -61,3 +61,19 @@ def test_an_odd_reply_is_an_error_not_a_crash(fake_vigild, body, command):
     assert r.returncode == 1, f"exit {r.returncode}: {r.stderr}"
     assert "unexpected reply from vigild" in r.stderr
     assert not sanitizer_reports(r.stderr)
+
+
+@pytest.mark.parametrize("fields", [
+    '"health": "healthy"', '"health": {"state": 5, "last_error": 7}', '"health": {"state": "unhealthy"}',
+    '"health": {"state": "unhealthy", "last_error": ""}', '"health": {"state": null, "last_error": null}',
+    '"health": {"state": "unhealthy", "last_error": "%s"}' % ("\\u00e9" * 300),
+    '"type": 3, "completed": "yes"', '"type": "oneshot", "completed": 1', '"requires": {"db": 1}',
+    '"requires": [7, {"name": null}]', '"last_exit": {"cause": "dependency"}, "status": 5',
+])
+def test_odd_dependency_and_health_fields_are_shown_not_crashed_on(fake_vigild, fields):
+    fake_vigild.body = '{"programs": [%s]}' % PROCESS.replace('"status": null', '"status": null, ' + fields)
+    for command in (["status"], ["status", "web"], ["status", "web", "--json"]):
+        r = run_ctl(*command, sock=fake_vigild.server_address, timeout=30)
+        assert r.returncode in (0, 3), f"{command}: exit {r.returncode}: {r.stderr}"
+        assert "web" in r.stdout, r.stdout
+        assert not sanitizer_reports(r.stderr)

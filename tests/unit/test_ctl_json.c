@@ -5,7 +5,8 @@
  * reference's, with the same keys in the same order and the same types.
  * The text is the reference's byte for byte but for the seconds, which
  * are exact decimals instead of %.17g (test_seconds_*). A field added to
- * the writer belongs in reference_proc too. */
+ * the writer belongs in reference_proc too; the fields of issue 8
+ * (requires, health, type, completed) are also checked key by key. */
 #define _GNU_SOURCE
 #include <event2/buffer.h>
 #include <limits.h>
@@ -52,11 +53,34 @@ static json_t *reference_heartbeat(const struct proc *p, int64_t now)
 			 p->pid && p->hb.last_ping ? reference_seconds(now - p->hb.last_ping) : json_null());
 }
 
+static json_t *reference_requires(const struct proc *p)
+{
+	const struct program_config *pc = p->cfg;
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < pc->nrequires; i++) {
+		enum requirement_condition c = p->reqs && p->nreqs == pc->nrequires ? p->reqs[i].condition
+										: pc->requires[i].condition;
+		json_array_append_new(list, json_pack("{s:o, s:s}", "name", text_or_null(pc->requires[i].name),
+						      "condition", requirement_condition_name(c)));
+	}
+	return list;
+}
+
+static json_t *reference_health(const struct health *h, int64_t now)
+{
+	if (!h->configured)
+		return json_null();
+	return json_pack("{s:s, s:i, s:o, s:o}", "state", health_state_name(h->state), "failures", h->failures,
+			 "last_check_age_s", h->last_check ? reference_seconds(now - h->last_check) : json_null(),
+			 "last_error", text_or_null(h->last_error));
+}
+
 static json_t *reference_proc(const struct proc *p, int64_t now)
 {
 	const struct program_config *pc = p->cfg;
 
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:I}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:s, s:b, s:I}",
 			 "name", p->name,
 			 "program", pc->name,
 			 "instance", p->instance,
@@ -69,6 +93,10 @@ static json_t *reference_proc(const struct proc *p, int64_t now)
 			 "status", text_or_null(p->status_text),
 			 "daemon", pc->daemon,
 			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null(),
+			 "requires", reference_requires(p),
+			 "health", reference_health(&p->health, now),
+			 "type", program_type_name(pc->type),
+			 "completed", p->completed,
 			 "output_lost_bytes", (json_int_t)p->output.lost_bytes);
 }
 
@@ -264,6 +292,187 @@ static void test_huge_numbers(void **state)
 	}
 }
 
+/* The writer's text parsed (strictly); the caller decrefs it. */
+static json_t *parsed_proc(const struct proc *p, int64_t now)
+{
+	char *text = writer_text_of(p, now);
+	json_error_t err;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+
+	if (!j)
+		fail_msg("not JSON (%s at %d): %s", err.text, err.position, text);
+	free(text);
+	return j;
+}
+
+static void assert_key_string(json_t *obj, const char *key, const char *expected)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_string(v))
+		fail_msg("\"%s\" is not a string", key);
+	assert_string_equal(json_string_value(v), expected);
+}
+
+static void test_no_requires_no_health(void **state)
+{
+	struct fixture f;
+	json_t *j;
+
+	(void)state;
+	fixture_init(&f, "web");
+	assert_proc_matches(&f.p, 0);
+	j = parsed_proc(&f.p, 0);
+	assert_true(json_is_array(json_object_get(j, "requires")));
+	assert_int_equal(json_array_size(json_object_get(j, "requires")), 0);
+	assert_true(json_is_null(json_object_get(j, "health")));
+	assert_key_string(j, "type", "simple");
+	assert_true(json_is_false(json_object_get(j, "completed")));
+	json_decref(j);
+}
+
+static void test_requires_list(void **state)
+{
+	struct requirement reqs[] = { { "db", REQUIRE_HEALTHY }, { "migrate", REQUIRE_RUNNING }, { "q\"x", REQUIRE_COMPLETED } };
+	struct proc_requirement bound[3] = { { .condition = REQUIRE_HEALTHY }, { .condition = REQUIRE_COMPLETED },
+					     { .condition = REQUIRE_COMPLETED } };
+	struct fixture f;
+	json_t *j, *list;
+
+	(void)state;
+	fixture_init(&f, "web");
+	f.pc.requires = reqs;
+	f.pc.nrequires = 3;
+	assert_proc_matches(&f.p, 0);
+	j = parsed_proc(&f.p, 0);
+	list = json_object_get(j, "requires");
+	assert_int_equal(json_array_size(list), 3);
+	assert_key_string(json_array_get(list, 0), "name", "db");
+	assert_key_string(json_array_get(list, 0), "condition", "healthy");
+	assert_key_string(json_array_get(list, 1), "name", "migrate");
+	assert_key_string(json_array_get(list, 1), "condition", "running");
+	assert_key_string(json_array_get(list, 2), "name", "q\"x");
+	assert_key_string(json_array_get(list, 2), "condition", "completed");
+	json_decref(j);
+	/* bound: the resolved condition (running on a oneshot is completed) */
+	f.p.reqs = bound;
+	f.p.nreqs = 3;
+	assert_proc_matches(&f.p, 0);
+	j = parsed_proc(&f.p, 0);
+	assert_key_string(json_array_get(json_object_get(j, "requires"), 1), "condition", "completed");
+	json_decref(j);
+}
+
+static void test_health_object(void **state)
+{
+	struct fixture f;
+	int64_t now = 100 * USEC_PER_SEC;
+	json_t *j, *h;
+
+	(void)state;
+	fixture_init(&f, "web");
+	f.p.state = STATE_RUNNING;
+	f.p.pid = 9;
+	f.p.health.configured = true;
+	/* before the first verdict */
+	assert_proc_matches(&f.p, now);
+	j = parsed_proc(&f.p, now);
+	h = json_object_get(j, "health");
+	assert_true(json_is_object(h));
+	assert_int_equal(json_object_size(h), 4);
+	assert_key_string(h, "state", "starting");
+	assert_int_equal(json_integer_value(json_object_get(h, "failures")), 0);
+	assert_true(json_is_null(json_object_get(h, "last_check_age_s")));
+	assert_true(json_is_null(json_object_get(h, "last_error")));
+	json_decref(j);
+
+	f.p.health.state = HEALTH_UNHEALTHY;
+	f.p.health.failures = 3;
+	f.p.health.last_check = now - 3200000;
+	f.p.health.last_error = "HTTP 500";
+	assert_proc_matches(&f.p, now);
+	j = parsed_proc(&f.p, now);
+	h = json_object_get(j, "health");
+	assert_key_string(h, "state", "unhealthy");
+	assert_int_equal(json_integer_value(json_object_get(h, "failures")), 3);
+	assert_true(json_is_real(json_object_get(h, "last_check_age_s")));
+	assert_true(json_real_value(json_object_get(h, "last_check_age_s")) == 3.2);
+	assert_key_string(h, "last_error", "HTTP 500");
+	json_decref(j);
+
+	f.p.health.state = HEALTH_HEALTHY;
+	f.p.health.failures = 0;
+	f.p.health.last_error = NULL;
+	assert_proc_matches(&f.p, now);
+	j = parsed_proc(&f.p, now);
+	assert_key_string(json_object_get(j, "health"), "state", "healthy");
+	json_decref(j);
+}
+
+/* last_error of an exec probe is whatever it printed last: it must stay
+ * one string, never close the object or add keys of its own. */
+static void test_hostile_last_error(void **state)
+{
+	static const char *const texts[] = {
+		"\"}, \"state\": \"healthy\", \"x\": {\"", "\\\"", "\x01\x1b[31mred\x1b[0m\r",
+		"\xff\xfe\xc3 not UTF-8", "line\nbreak\ttab", "</script>", "\xe2\x80\xa8 separator",
+	};
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f, "web");
+	f.p.health.configured = true;
+	f.p.health.state = HEALTH_UNHEALTHY;
+	f.p.health.last_check = 1;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		json_t *j, *h, *expected = text_or_null(texts[i]);
+		f.p.health.last_error = (char *)texts[i];
+		assert_proc_matches(&f.p, 2);
+		j = parsed_proc(&f.p, 2);
+		h = json_object_get(j, "health");
+		assert_int_equal(json_object_size(h), 4);
+		assert_key_string(h, "state", "unhealthy");
+		assert_true(json_equal(json_object_get(h, "last_error"), expected));
+		if (strcmp(json_string_value(expected), texts[i]) == 0) /* valid UTF-8: the very bytes */
+			assert_key_string(h, "last_error", texts[i]);
+		else /* not UTF-8: cleaned, never dropped */
+			assert_int_equal(json_string_length(json_object_get(h, "last_error")), strlen(texts[i]));
+		json_decref(expected);
+		json_decref(j);
+	}
+}
+
+static void test_waiting_and_oneshot(void **state)
+{
+	struct fixture f;
+	json_t *j;
+
+	(void)state;
+	fixture_init(&f, "web");
+	f.p.state = STATE_WAITING;
+	f.p.status_text = "waiting for db (healthy), migrate (completed)";
+	assert_proc_matches(&f.p, 0);
+	j = parsed_proc(&f.p, 0);
+	assert_key_string(j, "state", "WAITING");
+	json_decref(j);
+
+	fixture_init(&f, "migrate");
+	f.pc.type = PROGRAM_ONESHOT;
+	f.p.state = STATE_EXITED;
+	f.p.completed = true;
+	f.p.last_exit = (struct last_exit){ .set = true, .cause = CAUSE_EXIT, .code = 0 };
+	assert_proc_matches(&f.p, 0);
+	j = parsed_proc(&f.p, 0);
+	assert_key_string(j, "type", "oneshot");
+	assert_key_string(j, "state", "EXITED");
+	assert_true(json_is_true(json_object_get(j, "completed")));
+	json_decref(j);
+	f.pc.type = PROGRAM_NOTIFY;
+	j = parsed_proc(&f.p, 0);
+	assert_key_string(j, "type", "notify");
+	json_decref(j);
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t rng_next(void)
@@ -274,6 +483,9 @@ static uint64_t rng_next(void)
 	rng_state ^= rng_state >> 27;
 	return rng_state * 0x2545f4914f6cdd1dULL;
 }
+
+static struct requirement random_requires[] = { { "db", REQUIRE_RUNNING }, { "cache", REQUIRE_HEALTHY },
+						{ "migrate", REQUIRE_COMPLETED } };
 
 static void random_proc(struct fixture *f, char *status, size_t status_max)
 {
@@ -300,6 +512,15 @@ static void random_proc(struct fixture *f, char *status, size_t status_max)
 	}
 	status[len] = '\0';
 	f->p.status_text = rng_next() % 8 ? status : NULL;
+	f->pc.type = (enum program_type)(rng_next() % 3);
+	f->p.completed = rng_next() % 2;
+	f->p.health.configured = rng_next() % 2;
+	f->p.health.state = (enum health_state)(rng_next() % 3);
+	f->p.health.failures = (int)(rng_next() % 10);
+	f->p.health.last_check = rng_next() % 2 ? (int64_t)(rng_next() % (UINT64_C(1) << 40)) : 0;
+	f->p.health.last_error = rng_next() % 2 ? status + len / 2 : NULL;
+	f->pc.nrequires = rng_next() % (sizeof(random_requires) / sizeof(random_requires[0]) + 1);
+	f->pc.requires = random_requires;
 }
 
 static void test_random_processes(void **state)
@@ -439,6 +660,11 @@ int main(void)
 		cmocka_unit_test(test_status_texts_that_need_escaping),
 		cmocka_unit_test(test_long_texts_cross_the_writer_buffer),
 		cmocka_unit_test(test_huge_numbers),
+		cmocka_unit_test(test_no_requires_no_health),
+		cmocka_unit_test(test_requires_list),
+		cmocka_unit_test(test_health_object),
+		cmocka_unit_test(test_hostile_last_error),
+		cmocka_unit_test(test_waiting_and_oneshot),
 		cmocka_unit_test(test_random_processes),
 		cmocka_unit_test(test_process_list),
 		cmocka_unit_test(test_seconds_are_exact_decimals),
