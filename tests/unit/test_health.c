@@ -62,6 +62,8 @@ struct owner {
 	char error_at_change[300];
 	bool end_on_unhealthy; /* as the owner does with health_action = restart */
 	pid_t last_probe_pid;
+	int fail_spawns; /* the first ones fail as fork does without memory */
+	int spawn_calls;
 };
 
 static pid_t reaped_probe_pid; /* the last pid health_child_exited claimed */
@@ -83,7 +85,14 @@ static void on_changed(void *arg, enum health_state old)
 static pid_t on_spawn(void *arg, char *const *argv, int out_fd, char *err, size_t errlen)
 {
 	struct owner *o = arg;
-	pid_t pid = program_spawn_probe(&o->proc, argv, out_fd, err, errlen);
+	pid_t pid;
+
+	if (++o->spawn_calls <= o->fail_spawns) {
+		snprintf(err, errlen, "fork: %s", strerror(EAGAIN));
+		errno = EAGAIN;
+		return -1;
+	}
+	pid = program_spawn_probe(&o->proc, argv, out_fd, err, errlen);
 
 	if (pid > 0)
 		o->last_probe_pid = pid;
@@ -489,6 +498,63 @@ static void test_tcp_connects_and_closes(void **state)
 	raw_server_stop(&s);
 }
 
+/* health_init parses the text; one that no longer parses fails every
+ * check with the reason rather than silently checking nothing. */
+static void test_init_from_text(void **state)
+{
+	struct owner *o = owner_new();
+	struct raw_server s;
+	char text[64];
+
+	(void)state;
+	raw_server_start(&s, RAW_HANG);
+	snprintf(text, sizeof(text), "tcp://127.0.0.1:%d", s.port);
+	health_init(&o->h, o, o->proc.name, &o->cfgp, text);
+	assert_true(o->h.configured);
+	health_begin(&o->h, now_usec());
+	next_verdict(o);
+	assert_int_equal(o->h.passed, 1);
+	owner_free(o);
+	raw_server_stop(&s);
+
+	o = owner_new();
+	health_init(&o->h, o, o->proc.name, &o->cfgp, NULL);
+	assert_false(o->h.configured);
+	health_begin(&o->h, now_usec());
+	assert_null(o->h.timer);
+	owner_free(o);
+
+	o = owner_new();
+	health_init(&o->h, o, o->proc.name, &o->cfgp, "tcp://127.0.0.1");
+	assert_true(o->h.configured);
+	health_begin(&o->h, now_usec());
+	next_verdict(o);
+	assert_non_null(o->h.last_error);
+	assert_true(strncmp(o->h.last_error, "health_check: ", 14) == 0);
+	owner_free(o);
+}
+
+/* vigild could not make a process (fork's EAGAIN): that says nothing of
+ * the program, so no verdict; the check is tried again later and passes
+ * once it can run. */
+static void test_no_verdict_without_resources(void **state)
+{
+	struct owner *o = owner_new();
+
+	(void)state;
+	o->fail_spawns = 3;
+	owner_check_shell(o, "exit 0");
+	health_begin(&o->h, now_usec());
+	RUN_UNTIL(o->spawn_calls == 3);
+	assert_int_equal(checks(o), 0);
+	assert_null(o->h.probe);
+	assert_true(event_pending(o->h.timer, EV_TIMEOUT, NULL));
+	next_verdict(o);
+	assert_int_equal(o->h.passed, 1);
+	assert_int_equal(o->h.failed, 0);
+	owner_free(o);
+}
+
 /* ---------------------------------------------------------------- verdicts */
 
 static void test_retries_then_recovery(void **state)
@@ -769,6 +835,8 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_http_timeout_one_at_a_time),
 		cmocka_unit_test(test_tcp_connects_and_closes),
+		cmocka_unit_test(test_init_from_text),
+		cmocka_unit_test(test_no_verdict_without_resources),
 		cmocka_unit_test(test_retries_then_recovery),
 		cmocka_unit_test(test_start_period),
 		cmocka_unit_test(test_end_from_the_handler_and_begin_again),
