@@ -6,6 +6,8 @@ hangs delays nothing else."""
 
 import os
 
+import pytest
+
 from vigiltest import W, pids_with_arg, wait_for
 from vigiltest.probe_server import ProbeHTTPServer, ProbeTCPListener
 
@@ -101,6 +103,20 @@ def test_exec_pass_then_fail_with_its_last_line(vigil):
     assert p["health"]["last_error"] == "db down: no flag"
     open(flag, "w").close()
     wait_health(vigil, "app", lambda h: h["state"] == "healthy", "healthy again")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run as another user")
+def test_exec_runs_as_its_program(vigil):
+    """user, directory, umask and environment of the program; stdin /dev/null;
+    a session of its own."""
+    wd = vigil.path("wd")
+    os.mkdir(wd)
+    check = ("exec:sh -c 'read -r pid comm state ppid pgrp sid rest < /proc/$$/stat;"
+             " echo \"$(id -un) $(pwd) $(umask) $COLOR $(readlink /proc/$$/fd/0) $((pid == sid))\"; exit 1'")
+    vigil.start(program("app", check, user="nobody", directory=wd, umask="027", environment="COLOR=blue",
+                        health_retries=1, health_action="none"))
+    p = wait_health(vigil, "app", lambda h: h["state"] == "unhealthy", "unhealthy")
+    assert p["health"]["last_error"] == f"nobody {wd} 0027 blue /dev/null 1"
 
 
 def test_exec_exit_code_and_timeout(vigil):
