@@ -63,6 +63,7 @@ static struct health_actions actions;
 static struct pidmap exec_probes; /* pid -> probe, from spawn until reaped */
 
 static void health_verdict(struct health *h, bool pass, const char *error);
+static bool health_skip(struct health *h, const char *during, int err);
 
 void health_set_actions(const struct health_actions *set)
 {
@@ -116,6 +117,8 @@ static void net_fail_errno(struct health *h, const char *during, int err)
 {
 	char msg[128];
 
+	if (health_skip(h, during, err))
+		return;
 	if (err == ECONNREFUSED)
 		snprintf(msg, sizeof(msg), "connection refused");
 	else if (err == ECONNRESET)
@@ -310,6 +313,8 @@ static void exec_fail(struct health_probe *probe, const char *what, int err)
 {
 	char msg[128];
 
+	if (health_skip(probe->h, what, err))
+		return;
 	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
 	health_verdict(probe->h, false, msg);
 }
@@ -317,7 +322,7 @@ static void exec_fail(struct health_probe *probe, const char *what, int err)
 static void exec_probe_start(struct health_probe *probe)
 {
 	char err[256] = "";
-	int fds[2];
+	int fds[2], spawn_errno;
 	pid_t pid;
 
 	if (!actions.spawn)
@@ -331,10 +336,14 @@ static void exec_probe_start(struct health_probe *probe)
 		close(fds[1]);
 		return exec_fail(probe, "pipe", e);
 	}
+	errno = 0;
 	pid = actions.spawn(probe->h->owner, probe->h->target.argv, fds[1], err, sizeof(err));
+	spawn_errno = errno;
 	close(fds[1]); /* the probe's: EOF once it (and what it started) is gone */
 	if (pid <= 0) {
 		close(fds[0]);
+		if (pid == -1 && health_skip(probe->h, "spawn", spawn_errno))
+			return;
 		return health_verdict(probe->h, false, err[0] ? err : "cannot start the check");
 	}
 	probe->pid = pid;
@@ -433,6 +442,22 @@ static void health_schedule(struct health *h, int64_t usec)
 	evtimer_add(h->timer, &tv);
 }
 
+/* vigild lacks descriptors, memory, processes or local ports: that says
+ * nothing of the program, so no verdict; the check is tried again a
+ * health_interval later. Returns false for any other error. */
+static bool health_skip(struct health *h, const char *during, int err)
+{
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM && err != EAGAIN &&
+	    err != EADDRNOTAVAIL)
+		return false;
+	log_warn("%s: health check not run (%s: %s); trying again in health_interval", h->name, during,
+		 strerror(err));
+	probe_release(h->probe);
+	h->probe = NULL;
+	health_schedule(h, (*h->cfg)->health_interval);
+	return true;
+}
+
 static void health_count_failure(struct health *h, const char *error, int64_t now)
 {
 	const struct program_config *cfg = *h->cfg;
@@ -489,8 +514,6 @@ void health_init_target(struct health *h, void *owner, const char *name, struct 
 		return;
 	h->configured = true;
 	h->target = *target;
-	if (!(h->timer = evtimer_new(vigil.base, health_on_timer, h)))
-		abort();
 }
 
 void health_init(struct health *h, void *owner, const char *name, struct program_config *const *cfg,
@@ -526,6 +549,8 @@ void health_begin(struct health *h, int64_t spawned_at)
 	h->last_error = NULL;
 	h->spawned_at = spawned_at;
 	h->active = true;
+	if (!h->timer && !(h->timer = evtimer_new(vigil.base, health_on_timer, h)))
+		abort();
 	/* from the loop, never inside the caller's state change */
 	health_schedule(h, 0);
 }

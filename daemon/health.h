@@ -47,7 +47,9 @@ struct health_actions {
 	void (*changed)(void *owner, enum health_state old);
 	/* exec: starts argv as the owner would run (its user, group,
 	 * directory, environment), in a process group of its own, with
-	 * fd 1 and 2 going to out_fd. Returns the pid, or -1 with err. */
+	 * fd 1 and 2 going to out_fd. Returns the pid, or -1 with err (and
+	 * errno EAGAIN, ENOMEM, EMFILE...: vigild lacked the resources, the
+	 * check is not counted). */
 	pid_t (*spawn)(void *owner, char *const *argv, int out_fd, char *err, size_t errlen);
 };
 /* Once, before any check runs (unset members: do nothing; no exec). */

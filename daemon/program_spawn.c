@@ -206,10 +206,17 @@ pid_t program_spawn_probe(struct proc *p, char *const *argv, int out_fd, char *e
 	struct program_spawn_plan plan;
 	struct spawn_failure failure;
 	pid_t pid = -1;
+	int errnum = 0;
 
 	err[0] = '\0';
-	if (plan_probe(&plan, p, argv, out_fd, err, errlen) == 0 && (pid = spawn_run(&plan.req, &failure)) <= 0)
+	errno = 0;
+	if (plan_probe(&plan, p, argv, out_fd, err, errlen) < 0) {
+		errnum = errno; /* 0 for an unknown user */
+	} else if ((pid = spawn_run(&plan.req, &failure)) <= 0) {
 		describe_failure(&failure, &plan, err, errlen);
+		errnum = failure.err;
+	}
 	plan_free(&plan);
+	errno = errnum;
 	return pid;
 }

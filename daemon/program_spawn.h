@@ -21,7 +21,8 @@ pid_t program_spawn(struct proc *p, char *err, size_t errlen, int *errnum);
 /* A health check of p (exec:): argv run with p's user, groups,
  * directory, umask and environment, in a session of its own, stdin
  * /dev/null and stdout and stderr on out_fd. Returns the pid once it has
- * exec'd, or -1 / SPAWN_CHILD_FAILED with err as program_spawn does. */
+ * exec'd, or -1 / SPAWN_CHILD_FAILED with err as program_spawn does and
+ * errno its errno (EAGAIN, ENOMEM: no process could be made). */
 pid_t program_spawn_probe(struct proc *p, char *const *argv, int out_fd, char *err, size_t errlen);
 
 /* The notify socket every child is told about (NOTIFY_SOCKET=); NULL:
