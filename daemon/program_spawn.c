@@ -179,9 +179,11 @@ pid_t program_spawn(struct proc *p, char *err, size_t errlen, int *errnum)
 	return pid;
 }
 
-/* No output pipes, cgroup or notify socket of the program's: the probe
- * is vigild's, not part of the program (its own session, so it can be
- * killed as a group; SIGKILLed should vigild die). */
+/* No output pipes or notify socket of the program's: the probe is
+ * vigild's, not part of the program (its own session, so it can be
+ * killed as a group; SIGKILLed should vigild die). It runs in the
+ * program's cgroup, as a probe inside a container does: what it forks
+ * dies with the program's stop, and with vigild through the guard. */
 static int plan_probe(struct program_spawn_plan *plan, struct proc *p, char *const *argv, int out_fd, char *err,
 		      size_t errlen)
 {
@@ -198,6 +200,11 @@ static int plan_probe(struct program_spawn_plan *plan, struct proc *p, char *con
 	req->fd[0] = vigil.devnull;
 	req->fd[1] = out_fd;
 	req->fd[2] = out_fd;
+	req->cgroup_fd = cgroup_open_dir(p->name, &req->cgroup_fresh, err, errlen);
+	if (req->cgroup_fd < 0 && *err) {
+		log_debug("%s: health check: %s; it runs outside the cgroup", p->name, err);
+		err[0] = '\0';
+	}
 	return 0;
 }
 

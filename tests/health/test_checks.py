@@ -169,3 +169,25 @@ def test_a_hanging_check_delays_nothing_else(vigil):
         r = vigil.ctl("status")
         assert r.returncode in (0, 3), r
         assert health(vigil, "fine")["state"] == "healthy"
+
+
+def test_what_an_exec_check_leaves_dies_with_a_killed_vigild(vigil):
+    """An exec check runs in its program's cgroup: a process it left behind
+    in a session of its own (out of reach of the probe's process group) is
+    killed with everything else when vigild is killed with SIGKILL.
+    Regression: probes ran in vigild's own cgroup, and such a leftover
+    lived on."""
+    marker = f"77{os.getpid() % 10000:04d}"
+    flag = vigil.path("left")
+    # the probe ends only once its leftover has a session of its own
+    probe = (f"exec:/bin/sh -c 'setsid /bin/sh -c \"touch {flag}; exec sleep {marker}\" & "
+             f"while [ ! -e {flag} ]; do sleep 0.01; done'")
+    vigil.start(program("web", probe, health_interval="5s"))
+    web = wait_health(vigil, "web", lambda h: h["state"] == "healthy", "healthy")
+    wait_for(lambda: pids_with_arg(marker), what="the check's leftover sleep")
+    with open(f"/proc/{web['pid']}/cgroup") as f:
+        if "vigil-" not in f.read():
+            pytest.skip("no cgroups: vigild runs on process groups here")
+    vigil.signal(9)
+    vigil.wait_exit()
+    wait_for(lambda: not pids_with_arg(marker), what="the leftover gone after kill -9 vigild")
