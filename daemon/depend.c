@@ -308,7 +308,7 @@ static void depend_pass(evutil_socket_t fd, short what, void *arg)
 			if (any_pending(vigil.procs[i]))
 				depend_step_pending(vigil.procs[i]);
 	}
-	for (size_t i = 0; i < vigil.nprocs; i++)
+	for (size_t i = 0; i < vigil.nprocs && !vigil.shutting_down; i++)
 		depend_step_waiting(vigil.procs[i]);
 }
 

@@ -498,6 +498,11 @@ void supervisor_begin_shutdown(void)
 	log_info("shutting down: stopping %zu processes in descending priority", vigil.nprocs);
 	vigil.shutting_down = true;
 	sd_glue_stopping();
+	/* what waits for its requirements will not start now: STOPPED, not
+	 * failed when they stop */
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		if (vigil.procs[i]->state == STATE_WAITING)
+			proc_request_stop(vigil.procs[i]);
 	event_active(shutdown_step_event, 0, 0);
 }
 
