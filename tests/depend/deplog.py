@@ -58,7 +58,10 @@ class DepLog:
         return recs[count - 1]
 
     def one(self, kind, name):
-        """The only record of kind for NAME (asserts there is exactly one)."""
+        """The only record of kind for NAME (asserts there is exactly one).
+        Waits for it: a process with start_secs = 0 is RUNNING before the
+        worker wrote its `start` line."""
+        self.wait(kind, name)
         recs = self.records(kind, name)
         assert len(recs) == 1, f"expected one '{kind}' of {name}: {self.text()}"
         return recs[0]

@@ -53,7 +53,7 @@ def test_changed_requirement_restarts_its_dependents_after_it(vigil):
     assert r.json()["changed"] == ["db"], r.json()
     new = {n: vigil.wait_running(n, not_pid=old[n])["pid"] for n in ("db", "web")}
     assert d.order("stop") == ["web", "db"], d.text()
-    db2, web2 = d.records("start", "db")[1], d.records("start", "web")[1]
+    db2, web2 = d.wait("start", "db", count=2), d.wait("start", "web", count=2)
     assert web2.t - db2.t >= 0.5 - EXEC_SLACK, f"web started again before db was RUNNING: {d.text()}"
 
 

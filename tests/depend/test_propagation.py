@@ -53,7 +53,7 @@ def test_restart_restarts_dependents_after_requirement(vigil):
     new = {n: vigil.wait_running(n, not_pid=old[n])["pid"] for n in ("db", "web", "front")}
     assert d.order("stop") == ["front", "web", "db"], d.text()
     db_stop = d.one("stop", "db")
-    db2, web2, front2 = (d.records("start", n)[1] for n in ("db", "web", "front"))
+    db2, web2, front2 = (d.wait("start", n, count=2) for n in ("db", "web", "front"))
     assert db2.pid == new["db"] and web2.pid == new["web"] and front2.pid == new["front"], d.text()
     assert db2.t > db_stop.t, d.text()
     assert web2.t - db2.t >= 0.5 - EXEC_SLACK, f"web started before db was RUNNING again: {d.text()}"
