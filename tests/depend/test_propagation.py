@@ -20,7 +20,7 @@ def chain(d, **db_opts):
 def test_stop_stops_dependents_first(vigil):
     d = DepLog(vigil)
     vigil.start(chain(d) + section("other", d.cmd("other"), start_secs=0))
-    pids = vigil.wait_all_running("db", "web", "front", "other")
+    pids = d.running("db", "web", "front", "other")
     r = vigil.ctl("stop", "db")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     assert {"db", "web", "front"} <= names_in(r.stdout + r.stderr), (r.stdout, r.stderr)
@@ -34,7 +34,7 @@ def test_stop_stops_dependents_first(vigil):
 def test_stop_reply_lists_dependents_first(vigil):
     d = DepLog(vigil)
     vigil.start(chain(d))
-    vigil.wait_all_running("db", "web", "front")
+    d.running("db", "web", "front")
     r = vigil.post("/v1/programs/db/stop")
     assert r.status == 200, r
     assert [p["name"] for p in r.json()["programs"]] == ["front", "web", "db"], r.json()
@@ -46,7 +46,7 @@ def test_stop_reply_lists_dependents_first(vigil):
 def test_restart_restarts_dependents_after_requirement(vigil):
     d = DepLog(vigil)
     vigil.start(chain(d, start_secs="500ms"))
-    old = vigil.wait_all_running("db", "web", "front")
+    old = d.running("db", "web", "front")
     r = vigil.ctl("restart", "db")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     assert {"db", "web", "front"} <= names_in(r.stdout + r.stderr), (r.stdout, r.stderr)
@@ -63,7 +63,7 @@ def test_restart_restarts_dependents_after_requirement(vigil):
 def test_restart_reply_lists_dependents(vigil):
     d = DepLog(vigil)
     vigil.start(chain(d))
-    vigil.wait_all_running("db", "web", "front")
+    d.running("db", "web", "front")
     r = vigil.post("/v1/programs/db/restart")
     assert r.status == 200, r
     assert [p["name"] for p in r.json()["programs"]] == ["front", "web", "db"], r.json()
@@ -72,7 +72,7 @@ def test_restart_reply_lists_dependents(vigil):
 def test_crash_of_a_requirement_does_not_cascade(vigil):
     d = DepLog(vigil)
     vigil.start(chain(d, restart_delay="100ms"))
-    pids = vigil.wait_all_running("db", "web", "front")
+    pids = d.running("db", "web", "front")
     os.kill(pids["db"], signal.SIGKILL)
     db = vigil.wait_running("db", not_pid=pids["db"])
     assert db["last_exit"] == {"cause": "signal", "code": None, "signal": 9}, db
@@ -90,10 +90,27 @@ def test_shutdown_stops_dependents_first_against_priority(vigil):
     vigil.start(section("web", d.cmd("web"), requires="db", priority=10, start_secs=0)
                 + section("db", d.cmd("db"), priority=20, start_secs="300ms")
                 + section("late", d.cmd("late"), priority=30, start_secs=0))
-    vigil.wait_all_running("db", "web", "late")
+    d.running("db", "web", "late")
     assert d.one("start", "web").t - d.one("start", "db").t >= 0.3 - EXEC_SLACK, d.text()
     vigil.signal(signal.SIGTERM)
     assert vigil.wait_exit() == 0
     stops = d.order("stop")
     assert sorted(stops) == ["db", "late", "web"], d.text()
     assert stops.index("web") < stops.index("db"), f"db stopped before web, which requires it: {d.text()}"
+
+
+def test_stop_of_a_requirement_stops_a_waiting_dependent(vigil):
+    """A stop on request is no failure: web, WAITING for db, is stopped
+    with it (STOPPED, not FATAL with cause dependency)."""
+    d = DepLog(vigil)
+    vigil.start(section("db", d.cmd("db"), start_secs="30s")
+                + section("web", d.cmd("web"), requires="db", start_secs=0))
+    vigil.wait_state("web", "WAITING")
+    d.wait("start", "db")
+    r = vigil.post("/v1/programs/db/stop")
+    assert r.status == 200, r
+    assert [p["name"] for p in r.json()["programs"]] == ["web", "db"], r.json()
+    vigil.wait_state("db", "STOPPED")
+    web = vigil.wait_state("web", ("STOPPED", "FATAL"))
+    assert web["state"] == "STOPPED", web
+    assert not d.records("start", "web"), d.text()
