@@ -114,3 +114,38 @@ def test_stop_of_a_requirement_stops_a_waiting_dependent(vigil):
     web = vigil.wait_state("web", ("STOPPED", "FATAL"))
     assert web["state"] == "STOPPED", web
     assert not d.records("start", "web"), d.text()
+
+
+def test_restart_with_a_slow_stopping_dependent(vigil):
+    """web takes 500ms to stop: front, stopped before it, is STOPPED for a
+    while before db itself restarts; `vigilctl restart db` must still wait
+    for front to run again rather than take that STOPPED for a failure."""
+    d = DepLog(vigil)
+    vigil.start(section("db", d.cmd("db"), start_secs=0)
+                + section("web", d.cmd("web"), requires="db", start_secs=0, environment="DEP_STOP_DELAY_MS=500")
+                + section("front", d.cmd("front"), requires="web", start_secs=0))
+    old = d.running("db", "web", "front")
+    r = vigil.ctl("restart", "db")
+    # vigild itself restarts all three ...
+    new = {n: vigil.wait_running(n, not_pid=old[n])["pid"] for n in ("db", "web", "front")}
+    assert d.order("stop") == ["front", "web", "db"], d.text()
+    assert all(d.wait("start", n, count=2).pid == new[n] for n in new), d.text()
+    # ... and vigilctl waited for that
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+
+
+def test_shutdown_while_a_dependent_waits_fails_nothing(vigil):
+    """SIGTERM while web WAITS for db (STARTING): web is stopped before db,
+    as a dependent; db stopped by the shutdown is no failed requirement, so
+    web does not go FATAL. Read from vigild's log (state changes are logged
+    at debug) until GET /v1/events is there to show them."""
+    d = DepLog(vigil)
+    vigil.start(section("db", d.cmd("db"), start_secs="30s")
+                + section("web", d.cmd("web"), requires="db", start_secs=0))
+    vigil.wait_state("web", "WAITING")
+    d.wait("start", "db")
+    vigil.signal(signal.SIGTERM)
+    assert vigil.wait_exit() == 0
+    log = vigil.log()
+    assert "web: WAITING -> FATAL" not in log, log[-3000:]
+    assert "web: WAITING -> STOPPED" in log, log[-3000:]
