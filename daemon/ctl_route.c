@@ -118,35 +118,35 @@ static bool ctl_skips(const char *name, const char *action, const struct proc *p
 }
 
 /* Start, stop, restart or signal each process; stop and restart take the
- * dependents along, and *touched (malloc'd) lists every process changed. */
+ * dependents along, and then procs becomes every process changed (it has
+ * room for all). Processes refused are counted, and stay in the reply. */
 static void ctl_act(struct ctl_call *call, struct proc **procs, size_t *n, int signo, int counts[3])
 {
 	const char *action = call->action;
-	struct proc **touched = NULL;
-	size_t kept = 0;
+	bool starts = strcmp(action, "start") == 0 || strcmp(action, "restart") == 0;
+	struct proc **todo = malloc((*n + 1) * sizeof(*todo)), **touched;
+	size_t ntodo = 0;
 
+	if (!todo)
+		abort();
 	for (size_t i = 0; i < *n; i++) {
-		int rc = strcmp(action, "stop") == 0 ? 0 : strcmp(action, "signal") == 0 ? 0 : proc_may_start(procs[i]);
-		if (ctl_skips(call->name, action, procs[i]))
-			continue;
+		int rc = starts ? proc_may_start(procs[i]) : 0;
 		counts[0] += rc == -EBUSY;
 		counts[1] += rc == -EAGAIN;
-		if (rc == 0)
-			procs[kept++] = procs[i];
+		if (rc == 0 && !ctl_skips(call->name, action, procs[i]))
+			todo[ntodo++] = procs[i];
 	}
-	if (strcmp(action, "stop") == 0) {
-		touched = depend_stop(procs, kept, n);
-	} else if (strcmp(action, "restart") == 0) {
-		touched = depend_restart(procs, kept, n);
+	if (strcmp(action, "stop") == 0 || strcmp(action, "restart") == 0) {
+		touched = strcmp(action, "stop") == 0 ? depend_stop(todo, ntodo, n) : depend_restart(todo, ntodo, n);
+		memcpy(procs, touched, *n * sizeof(*procs));
+		free(touched);
 	} else {
-		for (size_t i = 0; i < kept; i++) {
-			int rc = strcmp(action, "start") == 0 ? proc_request_start(procs[i]) : proc_send_signal(procs[i], signo);
+		for (size_t i = 0; i < ntodo; i++) {
+			int rc = strcmp(action, "start") == 0 ? proc_request_start(todo[i]) : proc_send_signal(todo[i], signo);
 			counts[2] += rc == -ESRCH;
 		}
-		return;
 	}
-	memcpy(procs, touched, *n * sizeof(*procs));
-	free(touched);
+	free(todo);
 }
 
 static void ctl_post_action(struct ctl_call *call)
