@@ -7,13 +7,15 @@ require, even against priority."""
 import os
 import signal
 
+import pytest
+
 from deplog import EXEC_SLACK, DepLog, names_in, section
 
 
-def chain(d, **db_opts):
+def chain(d, web_start_secs=0, **db_opts):
     """db <- web <- front (front requires web, web requires db)."""
     return (section("db", d.cmd("db"), start_secs=db_opts.pop("start_secs", 0), **db_opts)
-            + section("web", d.cmd("web"), requires="db", start_secs=0)
+            + section("web", d.cmd("web"), requires="db", start_secs=web_start_secs)
             + section("front", d.cmd("front"), requires="web", start_secs=0))
 
 
@@ -45,11 +47,11 @@ def test_stop_reply_lists_dependents_first(vigil):
 
 def test_restart_restarts_dependents_after_requirement(vigil):
     d = DepLog(vigil)
-    vigil.start(chain(d, start_secs="500ms"))
+    vigil.start(chain(d, start_secs="500ms", web_start_secs="300ms"))
     old = d.running("db", "web", "front")
-    r = vigil.ctl("restart", "db")
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    assert {"db", "web", "front"} <= names_in(r.stdout + r.stderr), (r.stdout, r.stderr)
+    # through the API: vigilctl's waiting is test_restart_with_a_slow_stopping_dependent's
+    r = vigil.post("/v1/programs/db/restart")
+    assert r.status == 200, r
     new = {n: vigil.wait_running(n, not_pid=old[n])["pid"] for n in ("db", "web", "front")}
     assert d.order("stop") == ["front", "web", "db"], d.text()
     db_stop = d.one("stop", "db")
@@ -57,7 +59,7 @@ def test_restart_restarts_dependents_after_requirement(vigil):
     assert db2.pid == new["db"] and web2.pid == new["web"] and front2.pid == new["front"], d.text()
     assert db2.t > db_stop.t, d.text()
     assert web2.t - db2.t >= 0.5 - EXEC_SLACK, f"web started before db was RUNNING again: {d.text()}"
-    assert front2.t > web2.t, d.text()
+    assert front2.t - web2.t >= 0.3 - EXEC_SLACK, f"front started before web was RUNNING again: {d.text()}"
 
 
 def test_restart_reply_lists_dependents(vigil):
@@ -116,6 +118,9 @@ def test_stop_of_a_requirement_stops_a_waiting_dependent(vigil):
     assert not d.records("start", "web"), d.text()
 
 
+# strict: remove the mark once fixed (an unexpected pass fails the suite)
+@pytest.mark.xfail(strict=True, reason="main 55d7221: vigilctl restart judges the dependent's STOPPED, "
+                   "before db restarts and it goes WAITING, a failure")
 def test_restart_with_a_slow_stopping_dependent(vigil):
     """web takes 500ms to stop: front, stopped before it, is STOPPED for a
     while before db itself restarts; `vigilctl restart db` must still wait
@@ -130,10 +135,13 @@ def test_restart_with_a_slow_stopping_dependent(vigil):
     new = {n: vigil.wait_running(n, not_pid=old[n])["pid"] for n in ("db", "web", "front")}
     assert d.order("stop") == ["front", "web", "db"], d.text()
     assert all(d.wait("start", n, count=2).pid == new[n] for n in new), d.text()
-    # ... and vigilctl waited for that
+    # ... and vigilctl waited for that, naming them
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert {"db", "web", "front"} <= names_in(r.stdout + r.stderr), (r.stdout, r.stderr)
 
 
+@pytest.mark.xfail(strict=True, reason="main 55d7221: shutdown stops db before its WAITING dependent, "
+                   "which goes FATAL ('requirement db failed: STOPPED')")
 def test_shutdown_while_a_dependent_waits_fails_nothing(vigil):
     """SIGTERM while web WAITS for db (STARTING): web is stopped before db,
     as a dependent; db stopped by the shutdown is no failed requirement, so
