@@ -88,6 +88,10 @@ enum reply_verdict reply_judge(const char *action, json_t *p, json_t *before)
 
 	if (strcmp(action, "stop") == 0)
 		return state == STATE_STOPPED || state == STATE_EXITED || state == STATE_FATAL ? REPLY_DONE : REPLY_WAIT;
+	/* a restart takes the processes that require the named ones down
+	 * first (STOPPED) and starts them again once what they require holds */
+	if (state == STATE_STOPPED && strcmp(action, "restart") == 0 && before)
+		return REPLY_WAIT;
 	if (reply_field_is(p, "type", "oneshot"))
 		return reply_judge_oneshot(state, p);
 	/* a bound daemon child starts once its parent is RUNNING */

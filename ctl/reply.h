@@ -22,7 +22,8 @@ bool reply_is_running(json_t *proc);
 bool reply_is_fine(json_t *proc);
 /* action: "start", "stop" or "restart"; before: the process as the
  * action's reply showed it (for a restart: the process to replace), or
- * NULL. A oneshot is started when it completed; WAITING is waiting. */
+ * NULL. A oneshot is started when it completed; WAITING is waiting, and
+ * so is STOPPED after a restart's reply (a dependent waiting to resume). */
 enum reply_verdict reply_judge(const char *action, json_t *proc, json_t *before);
 const char *reply_describe_failure(json_t *proc, char *buf, size_t len);
 

@@ -148,6 +148,15 @@ static int cmd_status(struct ctl *c)
 	return rc;
 }
 
+/* Whether NAME (a program, "prog:N" or all) names process p. */
+static bool names_process(const char *name, json_t *p)
+{
+	const char *program = json_string_value(json_object_get(p, "program"));
+
+	return strcmp(name, "all") == 0 || strcmp(json_string_value(json_object_get(p, "name")), name) == 0 ||
+	       (program && strcmp(program, name) == 0);
+}
+
 /* What to poll while waiting for the processes of an action's reply: the
  * named program alone when the reply holds nothing else, else all (a
  * stop or restart also touches the programs that require it). */
@@ -158,13 +167,48 @@ static const char *wait_scope(const char *name, json_t *touched)
 
 	if (strcmp(name, "all") == 0)
 		return NULL;
-	json_array_foreach(touched, i, p) {
-		const char *pname = json_string_value(json_object_get(p, "name"));
-		const char *program = json_string_value(json_object_get(p, "program"));
-		if (strcmp(pname, name) != 0 && (!program || strcmp(program, name) != 0))
+	json_array_foreach(touched, i, p)
+		if (!names_process(name, p))
 			return NULL;
-	}
 	return name;
+}
+
+/* procs with each name once (the first), as a new array */
+static json_t *unique_by_name(json_t *procs)
+{
+	json_t *seen = json_object(), *out = json_array(), *p;
+	size_t i;
+
+	json_array_foreach(procs, i, p) {
+		const char *pname = json_string_value(json_object_get(p, "name"));
+		if (json_object_get(seen, pname))
+			continue;
+		json_object_set(seen, pname, json_true());
+		json_array_append(out, p);
+	}
+	json_decref(seen);
+	return out;
+}
+
+/* Every process NAME names is waited for, also one the reply left out
+ * (a start leaves out a daemon child whose parent is not RUNNING yet: it
+ * follows its parent). It joins touched as a stub without a pid, so a
+ * restart takes any pid of it as new. */
+static void add_named(json_t *touched, json_t *now, const char *name)
+{
+	json_t *listed = json_object(), *p;
+	size_t i;
+
+	json_array_foreach(touched, i, p)
+		json_object_set(listed, json_string_value(json_object_get(p, "name")), json_true());
+	json_array_foreach(now, i, p) {
+		const char *pname = json_string_value(json_object_get(p, "name"));
+		if (!names_process(name, p) || json_object_get(listed, pname))
+			continue;
+		json_object_set(listed, pname, json_true());
+		json_array_append_new(touched, json_pack("{s:s, s:s}", "name", pname, "state", ""));
+	}
+	json_decref(listed);
 }
 
 /* A process of the reply as last polled. */
@@ -207,13 +251,14 @@ static size_t judge_all(const char *action, json_t *touched, json_t *now, struct
 }
 
 /* Polls until every process of the reply to `action name` (touched, as the
- * reply showed them) reaches what action asked for; judged[] gets each
- * one's last verdict. */
+ * reply showed them) and every other one name names reaches what action
+ * asked for; *judged (malloc'd) gets each one's last verdict. */
 static int wait_for(const struct ctl *c, const char *name, const char *action, json_t *touched,
-		    struct judged *judged)
+		    struct judged **judged_out)
 {
 	int64_t deadline = mono_ms() + (int64_t)(c->timeout_s * 1000);
 	const char *scope = wait_scope(name, touched);
+	struct judged *judged = NULL;
 
 	for (;;) {
 		int rc, failed;
@@ -221,6 +266,12 @@ static int wait_for(const struct ctl *c, const char *name, const char *action, j
 		size_t i, done;
 		if (!procs)
 			return rc;
+		if (!judged) {
+			add_named(touched, procs, name);
+			if (!(judged = calloc(json_array_size(touched) + 1, sizeof(*judged))))
+				abort();
+			*judged_out = judged;
+		}
 		done = judge_all(action, touched, procs, judged, &failed);
 		json_decref(procs);
 		if (failed || done == json_array_size(touched))
@@ -245,7 +296,9 @@ static void print_done(const char *action, json_t *touched, const struct judged 
 
 	json_array_foreach(touched, i, p)
 		if (judged[i].verdict == REPLY_DONE)
-			printf("%s: %s\n", json_string_value(json_object_get(p, "name")), what);
+			/* a oneshot started is done once it has run to completion */
+			printf("%s: %s\n", json_string_value(json_object_get(p, "name")),
+			       strcmp(action, "stop") != 0 && strcmp(judged[i].state, "EXITED") == 0 ? "completed" : what);
 }
 
 /* POST .../NAME/ACTION; its reply lists the processes it touched (NAME's,
@@ -254,9 +307,9 @@ static void print_done(const char *action, json_t *touched, const struct judged 
 static int act_on(const struct ctl *c, const char *name, const char *action)
 {
 	struct ctl_reply r;
-	struct judged *judged;
+	struct judged *judged = NULL;
 	char path[512];
-	json_t *touched;
+	json_t *listed, *touched;
 	int rc;
 
 	snprintf(path, sizeof(path), "/v1/programs/%s/%s", name, action);
@@ -267,18 +320,18 @@ static int act_on(const struct ctl *c, const char *name, const char *action)
 		ctl_reply_free(&r);
 		return EXIT_FAILED;
 	}
-	touched = reply_processes(r.json);
+	listed = reply_processes(r.json);
 	ctl_reply_free(&r);
-	if (!touched) {
+	if (!listed) {
 		fprintf(stderr, "vigilctl: unexpected reply from vigild\n");
 		return EXIT_FAILED;
 	}
+	touched = unique_by_name(listed);
+	json_decref(listed);
 	if (c->no_block)
 		return json_decref(touched), EXIT_OK;
-	if (!(judged = calloc(json_array_size(touched) + 1, sizeof(*judged))))
-		abort();
-	rc = wait_for(c, name, action, touched, judged);
-	if (rc != EXIT_UNREACHABLE)
+	rc = wait_for(c, name, action, touched, &judged);
+	if (judged && rc != EXIT_UNREACHABLE)
 		print_done(action, touched, judged);
 	free(judged);
 	json_decref(touched);

@@ -116,11 +116,6 @@ int program_option_find(const char *name)
 	return -1;
 }
 
-size_t program_option_count(void)
-{
-	return PROGRAM_OPTION_COUNT;
-}
-
 char *config_resolve_path(const char *file, const char *path)
 {
 	char *copy, *dir, *out;

@@ -9,11 +9,9 @@
 
 struct program_config;
 
-/* The index of the option called name (below program_option_count(), at
- * most 64, so a section can keep the options it has seen in a bit set),
- * or -1 for an unknown option. */
+/* The index of the option called name (below 64, so a section can keep
+ * the options it has seen in a bit set), or -1 for an unknown option. */
 int program_option_find(const char *name);
-size_t program_option_count(void);
 
 /* Parses value into the option's field of pc. file and line are where it
  * is written: relative paths are taken from file's folder, and options

@@ -25,7 +25,7 @@ def check_process_shape(p):
     assert set(p) == P_KEYS, f"keys differ from DESIGN.md: extra {set(p) - P_KEYS}, missing {P_KEYS - set(p)}"
     assert isinstance(p["name"], str) and isinstance(p["program"], str)
     assert is_int(p["instance"]) and p["instance"] >= 0
-    assert p["state"] in STATES + ("WAITING",)
+    assert p["state"] in STATES
     assert p["pid"] is None or (is_int(p["pid"]) and p["pid"] > 0)
     assert is_num(p["uptime_s"]) and p["uptime_s"] >= 0
     assert is_int(p["restarts"]) and p["restarts"] >= 0

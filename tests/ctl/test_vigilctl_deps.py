@@ -4,18 +4,19 @@ of WAITING, of a oneshot's EXITED, of a dependency failure and of an
 unhealthy process (exit codes, the HEALTH column), and that start, stop
 and restart wait for every process their reply lists (the dependents a
 stop or restart touched too) and print one line for each. Replies are the
-shapes of DESIGN.md's "ctl protocol", so this runs before the daemon side
-of requires/oneshot/health exists."""
+shapes of DESIGN.md's "ctl protocol", scripted to reach every branch;
+the last tests check the same against the real vigild."""
 
 import json
 import os
 import shutil
+import socket
 import socketserver
 import threading
 
 import pytest
 
-from vigiltest import make_tmpdir, run_ctl, sanitizer_reports
+from vigiltest import W, make_tmpdir, run_ctl, sanitizer_reports, wait_for
 
 
 def proc(name, state, pid=None, **fields):
@@ -136,6 +137,34 @@ def test_restart_judges_by_its_reply_without_a_get_first(fake):
     assert len(fake.gets("/v1/programs")) == 3, fake.requests
 
 
+def test_restart_waits_while_a_dependent_is_stopped_to_resume(fake):
+    # db is restarted once front is down; front is STOPPED until db runs again
+    fake.script[("POST", "/v1/programs/db/restart")] = [
+        programs(proc("front", "STOPPING", 11), proc("db", "RUNNING", 10))]
+    fake.script[("GET", "/v1/programs")] = [
+        programs(proc("front", "STOPPED"), proc("db", "STOPPING", 10)),
+        programs(proc("front", "STOPPED"), proc("db", "RUNNING", 20)),
+        programs(proc("front", "RUNNING", 21), proc("db", "RUNNING", 20))]
+    r = ctl(fake, "restart", "db")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["front: restarted", "db: restarted"]
+
+
+def test_start_waits_for_every_named_process_also_one_the_reply_left_out(fake):
+    # kid (a daemon child) could not start with its parent down: the reply
+    # leaves it out (and lists parent twice); vigilctl waits for it anyway
+    fake.script[("POST", "/v1/programs/all/start")] = [programs(proc("parent", "STARTING", 5),
+                                                                proc("parent", "STARTING", 5))]
+    fake.script[("GET", "/v1/programs")] = [
+        programs(proc("kid", "STOPPED", bind_to="parent", daemon=True), proc("parent", "STARTING", 5)),
+        programs(proc("kid", "STOPPED", bind_to="parent", daemon=True), proc("parent", "RUNNING", 5)),
+        programs(proc("kid", "RUNNING", 6, bind_to="parent", daemon=True), proc("parent", "RUNNING", 5))]
+    r = ctl(fake, "start", "all")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["parent: started", "kid: started"]
+    assert len(fake.gets("/v1/programs")) == 3, fake.requests
+
+
 def test_restart_of_a_stopped_process_is_done_by_the_process_it_spawned(fake):
     # restarting a process at rest spawns at once: the reply's pid is the new one
     fake.script[("POST", "/v1/programs/web/restart")] = [programs(proc("web", "STARTING", 30))]
@@ -186,7 +215,7 @@ def test_a_oneshot_is_started_when_it_completed(fake, action):
         programs(oneshot("EXITED", completed=True, last_exit={"cause": "exit", "code": 0, "signal": None}))]
     r = ctl(fake, action, "migrate")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [f"migrate: {action}ed"]
+    assert r.stdout.splitlines() == ["migrate: completed"]
     assert len(fake.gets("/v1/programs/migrate")) == 4
 
 
@@ -209,7 +238,7 @@ def test_start_pulls_in_a_completed_oneshot(fake):
     fake.script[("GET", "/v1/programs")] = [programs(oneshot("EXITED", completed=True), proc("web", "RUNNING", 9))]
     r = ctl(fake, "start", "web")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["migrate: started", "web: started"]
+    assert r.stdout.splitlines() == ["migrate: completed", "web: started"]
 
 
 def test_a_process_gone_meanwhile_fails_the_wait(fake):
@@ -305,3 +334,132 @@ def test_health_column(fake):
     assert rows["utf"]["HEALTH"] == "unhealthy (" + "é" * 20 + "...)"
     assert rows["wait"]["STATE"] == "WAITING"
     assert rows["wait"]["STATUS"] == "waiting for db (healthy), migrate (completed)"
+
+
+# ---- end to end: the real vigild
+
+
+@pytest.fixture
+def listening_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    yield s.getsockname()[1]
+    s.close()
+
+
+def health_config(port):
+    return f"""
+[program:good]
+command = {W("run-forever")}
+start_secs = 0
+health_check = tcp://127.0.0.1:{port}
+health_interval = 100ms
+health_retries = 1
+[program:bad]
+command = {W("run-forever")}
+start_secs = 0
+health_check = exec:/bin/sh -c 'echo starting up; echo "backend said: HTTP 503"; exit 1'
+health_interval = 100ms
+health_retries = 2
+health_action = none
+[program:plain]
+command = {W("run-forever")}
+start_secs = 0
+"""
+
+
+def test_health_end_to_end(vigil, listening_port):
+    vigil.start(health_config(listening_port))
+    vigil.wait_program("good", lambda p: p["health"]["state"] == "healthy", "good healthy")
+    bad = vigil.wait_program("bad", lambda p: p["health"]["state"] == "unhealthy", "bad unhealthy")
+    assert bad["health"]["last_error"] == "backend said: HTTP 503", bad
+    assert bad["state"] == "RUNNING", bad  # health_action = none: only reported
+    assert vigil.ctl("status", "good").returncode == 0
+    assert vigil.ctl("status", "plain").returncode == 0
+    r = vigil.ctl("status", "bad")
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    r = vigil.ctl("status", "good", "bad")
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    r = vigil.ctl("status")
+    assert r.returncode == 0, r.stderr
+    _, rows = columns(r.stdout)
+    assert rows["good"]["HEALTH"] == "healthy", r.stdout
+    assert rows["bad"]["HEALTH"] == "unhealthy (backend said: HTTP 503)", r.stdout
+    assert rows["plain"]["HEALTH"] == "-", r.stdout
+    # /metrics: a gauge and the counts of checks, for the two with a check
+    text = vigil.http("GET", "/metrics").text
+    assert 'vigil_process_healthy{name="good"} 1' in text.splitlines(), text
+    assert 'vigil_process_healthy{name="bad"} 0' in text.splitlines(), text
+    assert 'name="plain"' not in "".join(l for l in text.splitlines() if "health" in l), text
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("vigil_health_checks_total{"):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels] = int(value)
+    assert counts['vigil_health_checks_total{name="good",result="pass"}'] >= 1, counts
+    assert counts['vigil_health_checks_total{name="bad",result="fail"}'] >= 2, counts
+    assert counts['vigil_health_checks_total{name="bad",result="pass"}'] == 0, counts
+    assert len(counts) == 4, counts
+
+
+ONESHOT_CONFIG = f"""
+[program:migrate]
+command = /bin/sh -c 'exit 0'
+type = oneshot
+[program:broken]
+command = /bin/sh -c 'exit 4'
+type = oneshot
+restart = never
+[program:web]
+command = {W("run-forever")}
+start_secs = 0
+requires = migrate
+"""
+
+
+def test_oneshot_end_to_end(vigil):
+    vigil.start(ONESHOT_CONFIG)
+    vigil.wait_running("web")
+    m = vigil.wait_state("migrate", "EXITED")
+    assert m["completed"] is True and m["type"] == "oneshot", m
+    assert vigil.program("web")["requires"] == [{"name": "migrate", "condition": "completed"}]
+    r = vigil.ctl("status", "migrate", "web")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    b = vigil.wait_state("broken", "EXITED")
+    assert b["completed"] is False, b
+    r = vigil.ctl("status", "broken")
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    # start runs a completed oneshot again and waits for it to complete
+    r = vigil.ctl("start", "migrate")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout.splitlines() == ["migrate: completed"], r.stdout
+    r = vigil.ctl("start", "broken")
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert "broken: failed to start: now EXITED (last exit: exit 4)" in r.stderr, r.stderr
+
+
+def test_stop_and_restart_print_the_dependents_end_to_end(vigil):
+    vigil.start(f"""
+[program:db]
+command = {W("run-forever")}
+start_secs = 0
+[program:web]
+command = {W("run-forever")}
+start_secs = 0
+requires = db
+""")
+    old = {n: vigil.wait_running(n)["pid"] for n in ("db", "web")}
+    r = vigil.ctl("restart", "db")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout.splitlines() == ["web: restarted", "db: restarted"], r.stdout
+    for n in ("db", "web"):
+        p = vigil.program(n)
+        assert p["state"] == "RUNNING" and p["pid"] != old[n], p
+    r = vigil.ctl("stop", "db")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout.splitlines() == ["web: stopped", "db: stopped"], r.stdout
+    assert vigil.state("web") == "STOPPED" and vigil.state("db") == "STOPPED"
+    r = vigil.ctl("start", "web")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    wait_for(lambda: vigil.state("db") == "RUNNING", what="db pulled in")

@@ -35,4 +35,4 @@ from .waiting import TIMEOUT, Timeout, wait_for  # noqa: F401
 from .workers import DEMO_CONF, PY, W, command, read_events, read_kv, shell_word  # noqa: F401
 
 # The states of DESIGN.md, in its order.
-STATES = ("STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL")
+STATES = ("STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "WAITING")
