@@ -118,9 +118,6 @@ def test_stop_of_a_requirement_stops_a_waiting_dependent(vigil):
     assert not d.records("start", "web"), d.text()
 
 
-# strict: remove the mark once fixed (an unexpected pass fails the suite)
-@pytest.mark.xfail(strict=True, reason="main 55d7221: vigilctl restart judges the dependent's STOPPED, "
-                   "before db restarts and it goes WAITING, a failure")
 def test_restart_with_a_slow_stopping_dependent(vigil):
     """web takes 500ms to stop: front, stopped before it, is STOPPED for a
     while before db itself restarts; `vigilctl restart db` must still wait
@@ -140,6 +137,7 @@ def test_restart_with_a_slow_stopping_dependent(vigil):
     assert {"db", "web", "front"} <= names_in(r.stdout + r.stderr), (r.stdout, r.stderr)
 
 
+# strict: remove the mark once fixed (an unexpected pass fails the suite)
 @pytest.mark.xfail(strict=True, reason="main 55d7221: shutdown stops db before its WAITING dependent, "
                    "which goes FATAL ('requirement db failed: STOPPED')")
 def test_shutdown_while_a_dependent_waits_fails_nothing(vigil):

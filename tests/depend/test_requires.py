@@ -38,7 +38,7 @@ def test_independent_programs_do_not_wait(vigil):
                 + section("other", d.cmd("other"), priority=30, start_secs=0))
     other = d.wait("start", "other")
     db = d.one("start", "db")
-    assert db.t < other.t < db.t + 1.0, f"other waited with web: {d.text()}"
+    assert other.t < db.t + 1.0, f"other waited with web: {d.text()}"
     d.running("db", "web", "other")
     assert d.one("start", "web").t - db.t >= 2.0 - EXEC_SLACK, d.text()
 
