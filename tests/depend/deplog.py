@@ -57,8 +57,21 @@ class DepLog:
                         what=lambda: f"{count} '{kind}' record(s) of {name} (have {self.text()!r})", **kw)
         return recs[count - 1]
 
+    def running(self, *names):
+        """Waits until every named process is RUNNING and its worker wrote
+        its `start` line (from then on it records a SIGTERM: before, the
+        signal would kill it unrecorded); returns {name: pid}."""
+        pids = self.vigil.wait_all_running(*names)
+        for n, pid in pids.items():
+            wait_for(lambda: any(r.pid == pid for r in self.records("start", n)),
+                     what=lambda: f"the start line of {n} (pid {pid}) in {self.text()!r}")
+        return pids
+
     def one(self, kind, name):
-        """The only record of kind for NAME (asserts there is exactly one)."""
+        """The only record of kind for NAME (asserts there is exactly one).
+        Waits for it: a process with start_secs = 0 is RUNNING before the
+        worker wrote its `start` line."""
+        self.wait(kind, name)
         recs = self.records(kind, name)
         assert len(recs) == 1, f"expected one '{kind}' of {name}: {self.text()}"
         return recs[0]

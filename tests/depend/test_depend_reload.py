@@ -11,7 +11,7 @@ def test_changing_requires_is_a_change(vigil):
     d = DepLog(vigil)
     db, cache = section("db", d.cmd("db"), start_secs=0), section("cache", d.cmd("cache"), start_secs=0)
     vigil.start(db + cache + section("web", d.cmd("web"), requires="db", start_secs=0))
-    old = vigil.wait_all_running("db", "cache", "web")
+    old = d.running("db", "cache", "web")
     vigil.write_config(db + cache + section("web", d.cmd("web"), requires="db, cache", start_secs=0))
     r = vigil.reload()
     assert r.status == 200, r
@@ -28,7 +28,7 @@ def test_removing_a_requirement_with_its_requires_line(vigil):
     d = DepLog(vigil)
     vigil.start(section("db", d.cmd("db"), start_secs=0)
                 + section("web", d.cmd("web"), requires="db", start_secs=0))
-    old = vigil.wait_all_running("db", "web")
+    old = d.running("db", "web")
     vigil.write_config(section("web", d.cmd("web"), start_secs=0))
     r = vigil.reload()
     assert r.status == 200, r
@@ -46,14 +46,14 @@ def test_changed_requirement_restarts_its_dependents_after_it(vigil):
     d = DepLog(vigil)
     web = section("web", d.cmd("web"), requires="db", start_secs=0)
     vigil.start(section("db", d.cmd("db"), start_secs="500ms") + web)
-    old = vigil.wait_all_running("db", "web")
+    old = d.running("db", "web")
     vigil.write_config(section("db", d.cmd("db"), start_secs="500ms", environment="V=2") + web)
     r = vigil.reload()
     assert r.status == 200, r
     assert r.json()["changed"] == ["db"], r.json()
     new = {n: vigil.wait_running(n, not_pid=old[n])["pid"] for n in ("db", "web")}
     assert d.order("stop") == ["web", "db"], d.text()
-    db2, web2 = d.records("start", "db")[1], d.records("start", "web")[1]
+    db2, web2 = d.wait("start", "db", count=2), d.wait("start", "web", count=2)
     assert web2.t - db2.t >= 0.5 - EXEC_SLACK, f"web started again before db was RUNNING: {d.text()}"
 
 
@@ -61,7 +61,7 @@ def test_cycle_brought_in_by_reload_is_refused(vigil):
     d = DepLog(vigil)
     vigil.start(section("a", d.cmd("a"), requires="b", start_secs=0)
                 + section("b", d.cmd("b"), start_secs=0))
-    old = vigil.wait_all_running("a", "b")
+    old = d.running("a", "b")
     vigil.write_config(section("a", d.cmd("a"), requires="b", start_secs=0)
                        + section("b", d.cmd("b"), requires="a", start_secs=0))
     r = vigil.reload()

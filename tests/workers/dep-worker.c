@@ -9,7 +9,9 @@
  *      with GATE, the MS count only begins once the file GATE exists, so
  *      the test decides when the task ends.
  * T is CLOCK_MONOTONIC in seconds with nanoseconds, comparable with
- * Python's time.monotonic(). Without MS it runs until SIGTERM. */
+ * Python's time.monotonic(). Without MS it runs until SIGTERM.
+ * DEP_STOP_DELAY_MS=N in the environment: it takes N ms to exit after
+ * the "stop" line (a program slow to stop). */
 #include <signal.h>
 
 #include "common.h"
@@ -62,8 +64,12 @@ static void record_stop(const char *log, const char *name)
 {
 	char t[64];
 
+	const char *delay = getenv("DEP_STOP_DELAY_MS");
+
 	now_text(t, sizeof(t));
 	append_line(log, "stop %s %d %s\n", name, (int)getpid(), t);
+	if (delay)
+		sleep_ms(atol(delay));
 }
 
 int main(int argc, char **argv)
