@@ -138,8 +138,6 @@ def test_restart_with_a_slow_stopping_dependent(vigil):
 
 
 # strict: remove the mark once fixed (an unexpected pass fails the suite)
-@pytest.mark.xfail(strict=True, reason="main 55d7221: shutdown stops db before its WAITING dependent, "
-                   "which goes FATAL ('requirement db failed: STOPPED')")
 def test_shutdown_while_a_dependent_waits_fails_nothing(vigil):
     """SIGTERM while web WAITS for db (STARTING): web is stopped before db,
     as a dependent; db stopped by the shutdown is no failed requirement, so
