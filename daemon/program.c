@@ -270,6 +270,10 @@ static void proc_spawn_failed(struct proc *p, pid_t rc, const char *err, int err
 {
 	free(p->spawn_error);
 	p->spawn_error = strdup(err);
+	/* status says why, not only "exit 127" */
+	free(p->status_text);
+	if (asprintf(&p->status_text, "cannot start: %s", err) < 0)
+		p->status_text = NULL;
 	if (policy_spawn_error_is_transient(errnum)) {
 		proc_spawn_retry_later(p, err);
 		return;

@@ -141,6 +141,9 @@ static int act_exited(struct proc *p, const struct proc_event_arg *arg)
 
 	proc_record_exit(p, arg->wait_status);
 	proc_clean_up_after_exit(p);
+	/* STATUS= was the ended process's word */
+	free(p->status_text);
+	p->status_text = NULL;
 	proc_set_pid(p, 0);
 	p->kill_reason = KILL_NONE;
 	evtimer_del(p->timer);

@@ -278,3 +278,25 @@ heartbeat_timeout = 2s
     print(f"systemd-notify returned {r.returncode} after {took:.3f}s")
     assert r.returncode == 0, r.stderr
     assert took < 3, f"systemd-notify waited {took:.1f}s for its barrier"
+
+
+def test_status_text_ends_with_its_process(vigil):
+    """Issue 10: a stopped process drops its STATUS= text (it was the ended
+    process's word), and a start that failed says why in its place."""
+    vigil.start(f"""
+[program:web]
+command = {command("notify-worker", "-i", "100", "--status", "serving 12 clients")}
+start_secs = 0
+[program:broken]
+command = {vigil.path("no-such-program")}
+restart = never
+""")
+    vigil.wait_program("web", lambda p: p["status"] == "serving 12 clients", "its STATUS= text")
+    r = vigil.ctl("stop", "web")
+    assert r.returncode == 0, r.stderr
+    p = vigil.program("web")
+    assert p["state"] == "STOPPED" and p["status"] is None, p
+    b = vigil.wait_state("broken", "FATAL")
+    assert b["status"] == f"cannot start: exec {vigil.path('no-such-program')}: No such file or directory", b
+    r = vigil.ctl("status")
+    assert "cannot start: exec" in r.stdout and "serving 12 clients" not in r.stdout, r.stdout
