@@ -56,6 +56,7 @@ struct program_config {
 	int64_t stop_timeout;
 	bool kill_group;
 	struct output_spec stdout_spec, stderr_spec;
+	bool output_prefix; /* inherit: each line starts with the process name */
 	uint64_t log_max_size;
 	int log_backups;
 	enum program_type type;

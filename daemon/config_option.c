@@ -77,6 +77,7 @@ static const struct option_def program_options[] = {
 	{ "kill_group", OPT_BOOL, P(kill_group), 0, 0, NULL, NULL },
 	{ "stdout", OPT_OUTPUT, P(stdout_spec), 0, 0, NULL, NULL },
 	{ "stderr", OPT_OUTPUT, P(stderr_spec), 0, 0, NULL, NULL },
+	{ "output_prefix", OPT_BOOL, P(output_prefix), 0, 0, NULL, NULL },
 	{ "log_max_size", OPT_SIZE, P(log_max_size), 0, 0, NULL, NULL },
 	{ "log_backups", OPT_INT, P(log_backups), 0, 1000, NULL, NULL },
 	CHOICE("type", type, type_choices, "type"),

@@ -62,6 +62,7 @@ bool program_config_equal_but_numprocs(const struct program_config *a, const str
 	       a->start_limit_interval == b->start_limit_interval && a->stop_signal == b->stop_signal &&
 	       a->stop_timeout == b->stop_timeout && a->kill_group == b->kill_group &&
 	       output_equal(&a->stdout_spec, &b->stdout_spec) && output_equal(&a->stderr_spec, &b->stderr_spec) &&
+	       a->output_prefix == b->output_prefix &&
 	       a->log_max_size == b->log_max_size && a->log_backups == b->log_backups && a->type == b->type &&
 	       a->ready_timeout == b->ready_timeout && a->heartbeat_timeout == b->heartbeat_timeout &&
 	       a->heartbeat_signal == b->heartbeat_signal && a->notify_access == b->notify_access &&
@@ -91,6 +92,7 @@ void program_config_defaults(struct program_config *pc)
 	pc->kill_group = true;
 	pc->stdout_spec.kind = OUTPUT_INHERIT;
 	pc->stderr_spec.kind = OUTPUT_INHERIT;
+	pc->output_prefix = true;
 	pc->log_max_size = 10u << 20;
 	pc->log_backups = 5;
 	pc->type = PROGRAM_SIMPLE;

@@ -104,13 +104,20 @@ static int activated_socket(void)
 	return fd;
 }
 
-static struct config *load_config(const char *path)
+/* Errors are errors under the journal too (<3> on every line): --check
+ * prints them as a compiler would, vigild starting logs them. */
+static struct config *load_config(const char *path, bool check)
 {
 	char *errors = NULL;
 	struct config *config = config_load(path, &errors);
 
-	if (!config)
-		fprintf(stderr, "%svigild: configuration has errors; nothing started\n", errors ? errors : "");
+	if (!config && check) {
+		log_report(LOG_ERR, errors ? errors : "");
+		log_report(LOG_ERR, "vigild: configuration has errors");
+	} else if (!config) {
+		log_lines(LOG_ERR, errors ? errors : "");
+		log_err("configuration has errors; nothing started");
+	}
 	free(errors);
 	return config;
 }
@@ -235,7 +242,7 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_init();
-	if (!(config = load_config(path)))
+	if (!(config = load_config(path, check)))
 		return EXIT_CONFIG;
 	if (check) {
 		printf("%s: configuration OK (%zu programs)\n", path, config->nprograms);

@@ -48,6 +48,8 @@ static bool journal_checked, journal_available;
 static struct output_pipe *detached_pipes;
 /* Every process's output, for SIGUSR1's reopening. */
 static struct proc_output *all_outputs;
+/* Lines for vigild's stdout/stderr, prefixed, of one batch. */
+static struct evbuffer *batch;
 
 static bool output_journal_available(void)
 {
@@ -194,7 +196,10 @@ static void output_to_file(struct proc_output *o, int stream, const char *data, 
 		output_lost(o, f, (size_t)(end - data));
 }
 
-static void output_to_journal(struct output_pipe *op, const char *line, size_t len)
+/* _PID of an entry is vigild's (it sends them): VIGIL_PID says whose
+ * line it is. Without a journal, the line goes to vigild's stderr as
+ * "NAME[PID]: line", added to fallback to be written with the others. */
+static void output_to_journal(struct output_pipe *op, const char *line, size_t len, struct evbuffer *fallback)
 {
 	struct proc_output *o = op->out;
 	const char *program = output_config(o)->name;
@@ -203,30 +208,101 @@ static void output_to_journal(struct output_pipe *op, const char *line, size_t l
 	if (output_journal_available())
 		rc = sd_journal_send("MESSAGE=%.*s", (int)len, line, "SYSLOG_IDENTIFIER=%s", program,
 				     "VIGIL_PROGRAM=%s", program, "VIGIL_INSTANCE=%d", o->instance,
-				     "PRIORITY=%d", op->stream == OUTPUT_STDOUT_STREAM ? LOG_INFO : LOG_ERR, NULL);
+				     "VIGIL_PID=%d", (int)op->pid, "PRIORITY=%d",
+				     op->stream == OUTPUT_STDOUT_STREAM ? LOG_INFO : LOG_ERR, NULL);
 	if (rc < 0)
-		fprintf(stderr, "%s[%d]: %.*s\n", o->name, (int)op->pid, (int)len, line);
+		evbuffer_add_printf(fallback, "%s[%d]: %.*s\n", o->name, (int)op->pid, (int)len, line);
 }
 
-/* Complete lines (each ending in \n) from one read batch. */
+/* The width of the longest process name of the config, for `inherit`
+ * prefixes to line up; counted again only when a reload changed it. */
+static int output_name_width(void)
+{
+	static const struct config *counted_for;
+	static int width;
+
+	if (counted_for == vigil.config)
+		return width;
+	counted_for = vigil.config;
+	width = 0;
+	for (size_t i = 0; vigil.config && i < vigil.config->nprograms; i++) {
+		const struct program_config *pc = vigil.config->programs[i];
+		int n = (int)strlen(pc->name);
+		if (pc->numprocs > 1)
+			n += snprintf(NULL, 0, ":%d", pc->numprocs - 1);
+		width = n > width ? n : width;
+	}
+	return width;
+}
+
+/* One colour per program name on a terminal, as foreman does. */
+static const char *output_name_colour(const char *name)
+{
+	static const char *const colours[] = { "36", "33", "32", "35", "34", "91", "96", "93", "92", "95" };
+	unsigned h = 5381;
+
+	for (const char *c = name; *c && *c != ':'; c++)
+		h = h * 33 + (unsigned char)*c;
+	return colours[h % (sizeof(colours) / sizeof(colours[0]))];
+}
+
+/* Colours only on a terminal, and not with NO_COLOR (no-color.org). */
+static bool output_use_colour(int target)
+{
+	static int no_colour = -1;
+
+	if (no_colour < 0)
+		no_colour = getenv("NO_COLOR") && *getenv("NO_COLOR");
+	return !no_colour && output_stdio_is_tty(target);
+}
+
+/* `inherit`: "web:0 | line", the names padded to line up. */
+static void output_prefixed(struct output_pipe *op, const char *line, size_t len, bool colour, struct evbuffer *to)
+{
+	const char *name = op->out->name;
+	int width = output_name_width();
+
+	if (colour)
+		evbuffer_add_printf(to, "\033[%sm%-*s |\033[0m %.*s\n", output_name_colour(name), width, name, (int)len,
+				    line);
+	else
+		evbuffer_add_printf(to, "%-*s | %.*s\n", width, name, (int)len, line);
+}
+
+/* Complete lines (each ending in \n) from one read batch. What goes to
+ * vigild's stdout/stderr goes in one write for the batch, whole lines
+ * only, through the one sink every writer there shares. */
 static void output_deliver(struct output_pipe *op, const char *data, size_t len)
 {
 	struct proc_output *o = op->out;
 	const struct output_spec *spec = output_spec(o, op->stream);
 	int ring_stream = o->merged ? OUTPUT_STDOUT_STREAM : op->stream;
+	int target = op->stream == OUTPUT_STDOUT_STREAM ? 1 : 2;
+	bool prefixed = spec->kind == OUTPUT_INHERIT && output_config(o)->output_prefix;
+	bool colour = prefixed && output_use_colour(target);
 
+	if (!batch && !(batch = evbuffer_new()))
+		abort();
 	for (const char *line = data; line < data + len;) {
 		const char *nl = memchr(line, '\n', (size_t)(data + len - line));
 		size_t n = (size_t)(nl - line);
 		output_ring_add(o->ring[ring_stream], line, n);
 		if (spec->kind == OUTPUT_JOURNAL)
-			output_to_journal(op, line, n);
+			output_to_journal(op, line, n, batch);
+		else if (prefixed)
+			output_prefixed(op, line, n, colour, batch);
 		line = nl + 1;
 	}
 	if (spec->kind == OUTPUT_FILE)
 		output_to_file(o, op->stream, data, len);
-	else if (spec->kind == OUTPUT_INHERIT)
-		output_stdio_write(op->stream == OUTPUT_STDOUT_STREAM ? 1 : 2, data, len);
+	else if (spec->kind == OUTPUT_INHERIT && !prefixed)
+		output_stdio_write(target, data, len);
+	if (evbuffer_get_length(batch)) {
+		/* the journal fallback is vigild's stderr, whatever the stream */
+		output_stdio_write(spec->kind == OUTPUT_JOURNAL ? 2 : target, (const char *)evbuffer_pullup(batch, -1),
+				   evbuffer_get_length(batch));
+		evbuffer_drain(batch, evbuffer_get_length(batch));
+	}
 }
 
 /* Takes every complete line out of pending and delivers them in one go;
@@ -272,24 +348,30 @@ static void output_pipe_close(struct output_pipe *op)
 	free(op);
 }
 
-static void output_readable(evutil_socket_t fd, short what, void *arg)
+/* Reads up to budget bytes and delivers the complete lines; true when
+ * the pipe reached EOF and is closed (op is freed). */
+static bool output_pipe_read(struct output_pipe *op, size_t budget)
 {
-	struct output_pipe *op = arg;
-	size_t budget = OUTPUT_READ_BUDGET;
-
-	(void)what;
 	while (budget > 0) {
-		int n = evbuffer_read(op->pending, fd, 65536);
+		int n = evbuffer_read(op->pending, op->fd, 65536);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (n <= 0) { /* EOF: every writer (child and grandchildren) is gone */
 			output_flush_lines(op, true);
 			output_pipe_close(op);
-			return;
+			return true;
 		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 		output_flush_lines(op, false);
 	}
+	return false;
+}
+
+static void output_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	output_pipe_read(arg, OUTPUT_READ_BUDGET);
 }
 
 void output_init(struct proc_output *o, const char *name, int instance, struct program_config *const *cfg)
@@ -319,9 +401,15 @@ void output_init(struct proc_output *o, const char *name, int instance, struct p
 
 void output_free(struct proc_output *o)
 {
-	/* a pipe outlives its process while grandchildren write to it */
+	/* a pipe outlives its process while grandchildren write to it; what
+	 * it holds now is delivered while there is a config to deliver it
+	 * by, the last partial line too (vigild exits, or a reload removed
+	 * the program) */
 	while (o->pipes) {
 		struct output_pipe *op = o->pipes;
+		if (output_pipe_read(op, OUTPUT_READ_BUDGET))
+			continue;
+		output_flush_lines(op, true);
 		o->pipes = op->next;
 		op->out = NULL;
 		op->next = detached_pipes;
@@ -406,6 +494,9 @@ void output_free_detached(void)
 {
 	while (detached_pipes)
 		output_pipe_close(detached_pipes);
+	if (batch)
+		evbuffer_free(batch);
+	batch = NULL;
 	output_stdio_free();
 }
 

@@ -1,9 +1,21 @@
-/* `stdout = inherit`: child output copied to vigild's own stdout/stderr.
- * Whoever reads those (a terminal, a container log driver, a pager) may
- * stall; vigild must not stall with it. Each gets its own non-blocking
- * open file description (reopened through /proc/self/fd, so the O_NONBLOCK
- * flag does not leak to the shell sharing the original), and a bounded
- * queue: when it is full, output is dropped and counted, never waited for. */
+/* vigild's own stdout/stderr: where its log lines, `inherit` output and
+ * the journal fallback go. Whoever reads those (a terminal, a container
+ * log driver, a pager) may stall; vigild must not stall with it.
+ *
+ * Every writer of one destination shares one sink, so one descriptor and
+ * one offset: when fd 1 and fd 2 are the same file, pipe or terminal
+ * (`vigild > f 2>&1`, `vigild 2>&1 | less`), both targets map to the sink
+ * of fd 2, and lines cannot overwrite or cut each other.
+ *
+ * A regular file is written through the very descriptor vigild was given:
+ * a second open file description would have an offset of its own and
+ * overwrite what the first one wrote (a disk write does not stall the way
+ * a reader does). Anything else (pipe, terminal) gets its own
+ * non-blocking open file description, reopened through /proc/self/fd so
+ * the O_NONBLOCK flag does not leak to the shell sharing the original,
+ * and a bounded queue: when it is full, output is dropped and counted,
+ * never waited for. Callers hand over whole lines; a line is never cut:
+ * what a short write leaves is queued whole. */
 #define _GNU_SOURCE
 #include "output_stdio.h"
 
@@ -23,14 +35,15 @@
 
 struct stdio_sink {
 	int fd;
-	bool ready, nonblocking;
+	bool ready, nonblocking, tty;
 	struct evbuffer *queue;
 	struct event *ev;
 	unsigned long dropped;
 };
 
 static struct stdio_sink sinks[2]; /* vigild's fd 1 and fd 2 */
-static bool sinks_closed;	   /* at exit: plain writes from now on */
+static bool sinks_mapped, same_destination;
+static bool sinks_closed; /* at exit: plain writes from now on */
 
 static void stdio_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -56,14 +69,14 @@ static void stdio_open(struct stdio_sink *s, int target)
 {
 	char path[32];
 	struct stat st;
-	int flags = O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
 
 	s->ready = true;
 	s->fd = target;
-	if (fstat(target, &st) == 0 && S_ISREG(st.st_mode))
-		flags |= O_APPEND; /* own offset otherwise: it would overwrite */
+	s->tty = isatty(target);
+	if (fstat(target, &st) < 0 || S_ISREG(st.st_mode))
+		return; /* blocking writes through the shared descriptor */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", target);
-	s->fd = open(path, flags);
+	s->fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (s->fd < 0) { /* a socket (the journal): stays blocking */
 		s->fd = target;
 		return;
@@ -71,6 +84,44 @@ static void stdio_open(struct stdio_sink *s, int target)
 	s->queue = evbuffer_new();
 	s->ev = event_new(vigil.base, s->fd, EV_WRITE | EV_PERSIST, stdio_flush, s);
 	s->nonblocking = s->queue && s->ev;
+}
+
+/* fd 1 and fd 2 are one destination when they are the same file, pipe,
+ * socket or terminal. */
+static void stdio_map(void)
+{
+	struct stat out, err;
+
+	sinks_mapped = true;
+	same_destination = fstat(1, &out) == 0 && fstat(2, &err) == 0 && out.st_dev == err.st_dev &&
+			   out.st_ino == err.st_ino && out.st_rdev == err.st_rdev;
+}
+
+/* Before the event loop runs and after output_stdio_free: plain
+ * blocking writes to the descriptor itself. */
+static struct stdio_sink *stdio_sink(int target)
+{
+	static struct stdio_sink plain[2];
+	struct stdio_sink *s;
+
+	if (!sinks_mapped)
+		stdio_map();
+	if (same_destination)
+		target = 2;
+	if (sinks_closed || !vigil.base) {
+		s = &plain[target == 2];
+		*s = (struct stdio_sink){ .fd = target, .tty = isatty(target) };
+		return s;
+	}
+	s = &sinks[target == 2];
+	if (!s->ready)
+		stdio_open(s, target);
+	return s;
+}
+
+bool output_stdio_is_tty(int target)
+{
+	return stdio_sink(target)->tty;
 }
 
 size_t output_write_all(int fd, const char *buf, size_t len)
@@ -90,15 +141,9 @@ size_t output_write_all(int fd, const char *buf, size_t len)
 
 void output_stdio_write(int target, const char *data, size_t len)
 {
-	struct stdio_sink *s = &sinks[target == 2];
+	struct stdio_sink *s = stdio_sink(target);
 	ssize_t n = 0;
 
-	if (!s->ready && !sinks_closed)
-		stdio_open(s, target);
-	if (sinks_closed) {
-		s->fd = target;
-		s->nonblocking = false;
-	}
 	if (!s->nonblocking) {
 		output_write_all(s->fd, data, len);
 		return;
@@ -107,10 +152,12 @@ void output_stdio_write(int target, const char *data, size_t len)
 		n = write(s->fd, data, len);
 		if (n == (ssize_t)len || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return;
-		if (n > 0)
-			data += n, len -= (size_t)n;
 	}
-	if (evbuffer_get_length(s->queue) + len > STDIO_QUEUE_MAX) {
+	if (n > 0) {
+		/* the rest of a line already begun: queued past the bound
+		 * rather than cut (at most one batch more) */
+		data += n, len -= (size_t)n;
+	} else if (evbuffer_get_length(s->queue) + len > STDIO_QUEUE_MAX) {
 		s->dropped++;
 		return;
 	}

@@ -156,8 +156,10 @@ json_t *reload_run(char **error)
 	/* one line per error; no trailing newline in replies */
 	if (errors && *errors && errors[strlen(errors) - 1] == '\n')
 		errors[strlen(errors) - 1] = '\0';
-	if (!result)
-		log_err("reload: configuration has errors; everything keeps running as it was:\n%s", errors);
+	if (!result) {
+		log_err("reload: configuration has errors; everything keeps running as it was:");
+		log_lines(LOG_ERR, errors ? errors : "");
+	}
 	sd_glue_ready();
 	if (error)
 		*error = errors;
