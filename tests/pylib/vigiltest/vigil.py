@@ -87,16 +87,17 @@ class Vigil:
         env.update(extra)
         return env
 
-    def spawn(self, args=(), conf=None, log=None, env=None, prefix=(), stdout=None, **popen_kw):
+    def spawn(self, args=(), conf=None, log=None, env=None, prefix=(), stdout=None, stderr=None, **popen_kw):
         """Starts PREFIX... vigild -c CONF ARGS... and returns the Popen at
-        once. Its stderr is appended to log (default vigild.log), its
-        stdout to vigild.out unless stdout is given; env adds variables."""
+        once. Its stderr is appended to log (default vigild.log) unless
+        stderr is given (a descriptor, or subprocess.STDOUT), its stdout to
+        vigild.out unless stdout is given; env adds variables."""
         log = log or self.log_path
         self.log_paths.add(log)
         argv = list(prefix) + [VIGILD, "-c", conf or self.conf] + list(args)
         with open(log, "ab") as err, open(self.stdout_path, "ab") as out:
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out if stdout is None else stdout,
-                                 stderr=err, env=self.env(**(env or {})), start_new_session=True, **popen_kw)
+                                 stderr=err if stderr is None else stderr, env=self.env(**(env or {})), start_new_session=True, **popen_kw)
         self.popens.append(p)
         return p
 
