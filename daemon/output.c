@@ -214,16 +214,22 @@ static void output_to_journal(struct output_pipe *op, const char *line, size_t l
 		evbuffer_add_printf(fallback, "%s[%d]: %.*s\n", o->name, (int)op->pid, (int)len, line);
 }
 
+static bool name_width_stale = true;
+
+void output_config_changed(void)
+{
+	name_width_stale = true;
+}
+
 /* The width of the longest process name of the config, for `inherit`
  * prefixes to line up; counted again only when a reload changed it. */
 static int output_name_width(void)
 {
-	static const struct config *counted_for;
 	static int width;
 
-	if (counted_for == vigil.config)
+	if (!name_width_stale)
 		return width;
-	counted_for = vigil.config;
+	name_width_stale = false;
 	width = 0;
 	for (size_t i = 0; vigil.config && i < vigil.config->nprograms; i++) {
 		const struct program_config *pc = vigil.config->programs[i];

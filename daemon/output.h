@@ -50,6 +50,9 @@ void output_after_fork(struct proc_output *o, int pid);
 /* At exit: close pipes whose process is gone but which are still open. */
 void output_free_detached(void);
 
+/* A reload installed vigil.config anew: process names may be longer. */
+void output_config_changed(void);
+
 /* SIGUSR1: reopen every destination file (after an external rotation). */
 void output_reopen_files(void);
 

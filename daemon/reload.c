@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "output.h"
 #include "program.h"
 #include "sd.h"
 #include "supervisor.h"
@@ -130,6 +131,7 @@ json_t *reload_apply(const char *path, char **error)
 	reload_adopt_orphans(old, new, &plan);
 	needs_restart = reload_vigil_section(old, new);
 	supervisor_install(plan.next, plan.nnext, new);
+	output_config_changed();
 	for (size_t i = 0; i < plan.nto_start; i++)
 		proc_request_start(plan.to_start[i]);
 	free(plan.to_start);

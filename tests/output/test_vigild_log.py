@@ -239,3 +239,14 @@ def test_reload_error_details_are_errors_on_the_journal(vigil):
         assert vigil.wait_exit() == 0
     finally:
         js.close()
+
+
+def test_prefix_width_follows_a_reload(vigil):
+    a = f"[program:a]\ncommand = {command('output-worker.py', 'lines', 1)}\nstart_secs = 0\n"
+    vigil.start(a)
+    wait_for(lambda: "a | out 0\n" in vigil.stdout_text(), what="a's line, padded to itself")
+    vigil.write_config(a + "[program:longer-name]\ncommand = /bin/true\nautostart = no\n")
+    assert vigil.ctl("reload").returncode == 0
+    vigil.ctl("signal", "USR2", "a")
+    wait_for(lambda: "a           | tick 1\n" in vigil.stdout_text(),
+             what=lambda: f"a's line padded to longer-name (got {vigil.stdout_text()!r})")
