@@ -45,17 +45,17 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
-		printf("alive-pinger[%d]: no WATCHDOG_USEC from vigild; pinging anyway\n", (int)getpid());
+		printf("[%d] no WATCHDOG_USEC from vigild; pinging anyway\n", (int)getpid());
 	else
-		printf("alive-pinger[%d]: vigild expects a ping every %.1fs\n", (int)getpid(), watchdog_usec / 1e6);
+		printf("[%d] vigild expects a ping every %.1fs\n", (int)getpid(), watchdog_usec / 1e6);
 	for (;;) {
 		double age = file_age_s(progress);
 		read_progress(progress, line, sizeof(line));
 		if (age >= 0 && age < STALE_AFTER_S) {
-			printf("alive-pinger[%d]: 给监控服务器发消息: i am ok ~ (worker at %s)\n", (int)getpid(), line);
+			printf("[%d] 给监控服务器发消息: i am ok ~ (worker at %s)\n", (int)getpid(), line);
 			sd_notifyf(0, "WATCHDOG=1\nSTATUS=worker at %s", line);
 		} else {
-			printf("alive-pinger[%d]: worker made no progress for %.1fs: not reporting ok\n", (int)getpid(),
+			printf("[%d] worker made no progress for %.1fs: not reporting ok\n", (int)getpid(),
 			       age);
 		}
 		sleep(1);

@@ -64,28 +64,28 @@ int main(int argc, char **argv)
 	int run = next_run(state);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("report-worker[%d]: run %d starting (run %% 3: 0 crashes, 1 hangs, 2 aborts)\n", (int)getpid(), run);
+	printf("[%d] run %d starting (run %% 3: 0 crashes, 1 hangs, 2 aborts)\n", (int)getpid(), run);
 	for (int report = 1;; report++) {
 		for (int step = 1; step <= STEPS_PER_REPORT; step++) {
 			record_progress(progress, report, step);
 			sd_notifyf(0, "STATUS=report #%d, step %d/%d", report, step, STEPS_PER_REPORT);
-			printf("report-worker[%d]: 统计财务报表 report #%d step %d/%d\n", (int)getpid(), report, step,
+			printf("[%d] 统计财务报表 report #%d step %d/%d\n", (int)getpid(), report, step,
 			       STEPS_PER_REPORT);
 			if (run % 3 == 0 && report == 2 && step == 3) {
-				printf("report-worker[%d]: the books don't balance: exiting with code 3\n", (int)getpid());
+				printf("[%d] the books don't balance: exiting with code 3\n", (int)getpid());
 				return 3;
 			}
 			if (run % 3 == 1 && report == 1 && step == 5) {
-				printf("report-worker[%d]: stuck waiting for a lock that never comes (hang)\n", (int)getpid());
+				printf("[%d] stuck waiting for a lock that never comes (hang)\n", (int)getpid());
 				for (;;)
 					pause();
 			}
 			if (run % 3 == 2 && report == 3 && step == 2) {
-				printf("report-worker[%d]: corrupted ledger: abort()\n", (int)getpid());
+				printf("[%d] corrupted ledger: abort()\n", (int)getpid());
 				abort();
 			}
 			sleep_ms(STEP_MS);
 		}
-		printf("report-worker[%d]: report #%d done\n", (int)getpid(), report);
+		printf("[%d] report #%d done\n", (int)getpid(), report);
 	}
 }
