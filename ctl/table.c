@@ -63,7 +63,8 @@ static void format_heartbeat(char *buf, size_t len, json_t *proc)
 	json_t *age = json_object_get(hb, "last_ping_age_s");
 	double timeout = json_number_value(json_object_get(hb, "timeout_s"));
 
-	if (!json_is_object(hb))
+	/* a process that does not run waits for nothing */
+	if (!json_is_object(hb) || !json_is_integer(json_object_get(proc, "pid")))
 		snprintf(buf, len, "-");
 	else if (!json_is_number(age))
 		snprintf(buf, len, "waiting");

@@ -5,7 +5,7 @@
  * memcpy and no allocation. The text parses to what json_dumps(JSON_COMPACT)
  * printed for the tree (tests/unit/test_ctl_json.c keeps that tree as the
  * reference) and is byte for byte the same but for the seconds (see
- * writer_seconds). Strings that need escaping still go through jansson,
+ * writer_seconds and writer_age). Strings that need escaping still go through jansson,
  * so its escaping rules stay the rules. */
 #include "ctl_json.h"
 
@@ -126,6 +126,20 @@ static void writer_seconds(struct json_writer *w, int64_t usec)
 	writer_put(w, frac, n + 1);
 }
 
+/* A measured time (an uptime, the age of a ping or check) to the
+ * millisecond: "4.621", not the microseconds of the moment the request
+ * came. Configured durations keep theirs (writer_seconds). */
+static void writer_age(struct json_writer *w, int64_t usec)
+{
+	const int64_t half = USEC_PER_SEC / 2000;
+
+	if (usec >= 0 && usec <= INT64_MAX - half)
+		usec = (usec + half) / 1000 * 1000;
+	else if (usec < 0 && usec >= INT64_MIN + half)
+		usec = (usec - half) / 1000 * 1000;
+	writer_seconds(w, usec);
+}
+
 /* Printable ASCII but '"' and '\\' needs no escaping: the usual case,
  * written as it is. Anything else (control bytes, UTF-8, bytes that are
  * not UTF-8) is escaped and cleaned by jansson, as before. */
@@ -190,7 +204,7 @@ static void writer_heartbeat(struct json_writer *w, const struct proc *p, int64_
 	writer_seconds(w, timeout);
 	writer_lit(w, ",\"last_ping_age_s\":");
 	if (p->pid && p->hb.last_ping)
-		writer_seconds(w, now - p->hb.last_ping);
+		writer_age(w, now - p->hb.last_ping);
 	else
 		writer_lit(w, "null");
 	writer_lit(w, "}");
@@ -229,7 +243,7 @@ static void writer_health(struct json_writer *w, const struct health *h, int64_t
 	writer_int(w, h->failures);
 	writer_lit(w, ",\"last_check_age_s\":");
 	if (h->last_check)
-		writer_seconds(w, now - h->last_check);
+		writer_age(w, now - h->last_check);
 	else
 		writer_lit(w, "null");
 	writer_lit(w, ",\"last_error\":");
@@ -265,7 +279,7 @@ static void writer_proc(struct json_writer *w, const struct proc *p, int64_t now
 	else
 		writer_lit(w, "null");
 	writer_lit(w, ",\"uptime_s\":");
-	writer_seconds(w, p->pid ? now - p->started_at : 0);
+	writer_age(w, p->pid ? now - p->started_at : 0);
 	writer_lit(w, ",\"restarts\":");
 	writer_int(w, p->restarts);
 	writer_lit(w, ",\"last_exit\":");

@@ -43,7 +43,8 @@ void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 			evbuffer_add_printf(buf, "vigil_process_state{name=\"%s\",program=\"%s\",state=\"%s\"} %d\n",
 					    p->name, p->cfg->name, state_name(s), p->state == (enum proc_state)s);
 	}
-	evbuffer_add_printf(buf, "# HELP vigil_process_restarts_total Automatic restarts.\n"
+	evbuffer_add_printf(buf, "# HELP vigil_process_restarts_total Times the process was started again: "
+				 "automatic restarts after an exit and restarts requested over the ctl socket.\n"
 				 "# TYPE vigil_process_restarts_total counter\n");
 	for (size_t i = 0; i < vigil.nprocs; i++)
 		evbuffer_add_printf(buf, "vigil_process_restarts_total{name=\"%s\"} %u\n", vigil.procs[i]->name,

@@ -18,6 +18,7 @@
 #include "ctl_json.h"
 #include "ctl_metrics.h"
 #include "depend.h"
+#include "log.h"
 #include "output.h"
 #include "output_ring.h"
 #include "program.h"
@@ -30,8 +31,19 @@ struct ctl_call {
 	const char *path; /* decoded */
 	char name[128], action[32];
 	struct evkeyvalq params;
+	const struct ctl_peer *peer;
 	struct ctl_reply *reply;
 };
+
+/* An operator's action, at info with who asked: "restart web requested
+ * by uid 1000 (pid 4321)". */
+static void ctl_log_request(const struct ctl_call *call, const char *what)
+{
+	if (call->peer && call->peer->uid >= 0)
+		log_info("%s requested by uid %ld (pid %ld)", what, call->peer->uid, call->peer->pid);
+	else
+		log_info("%s requested over the ctl socket", what);
+}
 
 static void ctl_reply_json(struct ctl_call *call, int code, json_t *body)
 {
@@ -152,7 +164,7 @@ static void ctl_act(struct ctl_call *call, struct proc **procs, size_t *n, int s
 static void ctl_post_action(struct ctl_call *call)
 {
 	const char *name = call->name, *action = call->action, *sig;
-	char err[PARSE_ERR_MAX];
+	char err[PARSE_ERR_MAX], what[192], signame[16];
 	int signo = 0, counts[3] = { 0, 0, 0 }; /* busy, no parent, not running */
 	size_t n, named;
 	struct proc **procs, **grown;
@@ -171,6 +183,11 @@ static void ctl_post_action(struct ctl_call *call)
 		ctl_reply_error(call, HTTP_NOTFOUND, "no such program: %s", name);
 		return;
 	}
+	if (signo)
+		snprintf(what, sizeof(what), "signal %s %s", signal_name(signo, signame, sizeof(signame)), name);
+	else
+		snprintf(what, sizeof(what), "%s %s", action, name);
+	ctl_log_request(call, what);
 	/* room for the dependents a stop or restart takes along */
 	if (!(grown = realloc(procs, (vigil.nprocs + 1) * sizeof(*procs))))
 		abort();
@@ -188,45 +205,93 @@ static void ctl_post_action(struct ctl_call *call)
 	free(procs);
 }
 
+/* The processes of "a,b:1,c" (each a program, prog:N or all), each
+ * once; NULL after a 404 reply when one name matches nothing. */
+static struct proc **ctl_match_list(struct ctl_call *call, size_t *count)
+{
+	struct proc **out = malloc((vigil.nprocs + 1) * sizeof(*out));
+	char *names = strdup(call->name), *save = NULL;
+	size_t n = 0;
+
+	if (!out || !names)
+		abort();
+	for (char *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		size_t k;
+		struct proc **procs = supervisor_match(name, &k);
+		if (!procs) {
+			ctl_reply_error(call, HTTP_NOTFOUND, "no such program: %s", name);
+			free(out);
+			out = NULL;
+			break;
+		}
+		for (size_t i = 0; i < k; i++) {
+			size_t j = 0;
+			while (j < n && out[j] != procs[i])
+				j++;
+			if (j == n)
+				out[n++] = procs[i];
+		}
+		free(procs);
+	}
+	if (out && n == 0) { /* "," alone */
+		ctl_reply_error(call, HTTP_NOTFOUND, "no such program: %s", call->name);
+		free(out);
+		out = NULL;
+	}
+	free(names);
+	*count = n;
+	return out;
+}
+
+/* One process named by its own name: plain text, as it always was.
+ * Anything else (all, a program with instances, a list "web,db"): JSON
+ * lines tagged with each line's process. */
 static void ctl_get_log(struct ctl_call *call)
 {
 	const char *stream_name = evhttp_find_header(&call->params, "stream");
-	struct proc **procs, *p;
+	bool want_stderr = stream_name && strcmp(stream_name, "stderr") == 0;
+	struct ctl_reply *reply = call->reply;
+	struct proc **procs;
 	long lines, follow;
 	size_t n;
-	int stream;
 
-	if (stream_name && strcmp(stream_name, "stdout") != 0 && strcmp(stream_name, "stderr") != 0) {
+	if (stream_name && strcmp(stream_name, "stdout") != 0 && !want_stderr) {
 		ctl_reply_error(call, HTTP_BADREQUEST, "stream=%s: must be stdout or stderr", stream_name);
 		return;
 	}
 	if (ctl_query_number(call, "lines", 100, CTL_MAX_LOG_LINES, &lines) < 0 ||
 	    ctl_query_number(call, "follow", 0, 1, &follow) < 0)
 		return;
-	if (!(procs = supervisor_match(call->name, &n))) {
-		ctl_reply_error(call, HTTP_NOTFOUND, "no such program: %s", call->name);
+	if (!(procs = strchr(call->name, ',') ? ctl_match_list(call, &n) : supervisor_match(call->name, &n))) {
+		if (reply->code != HTTP_NOTFOUND)
+			ctl_reply_error(call, HTTP_NOTFOUND, "no such program: %s", call->name);
 		return;
 	}
-	if (n != 1 || strcmp(call->name, "all") == 0) {
-		ctl_reply_error(call, HTTP_BADREQUEST, "%s has %zu processes: name one, e.g. %s", call->name, n,
-				procs[0]->name);
-		free(procs);
-		return;
+	if (!(reply->sources = malloc(n * sizeof(*reply->sources))))
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		/* a merged stderr went into the stdout ring */
+		bool err = want_stderr && !procs[i]->output.merged;
+		reply->sources[i] = (struct output_ring_source){ procs[i]->output.ring[err ? OUTPUT_STDERR_STREAM
+											       : OUTPUT_STDOUT_STREAM],
+								 procs[i]->name, err ? "stderr" : "stdout" };
 	}
-	p = procs[0];
+	reply->nsources = n;
+	reply->tagged = n != 1 || strcmp(procs[0]->name, call->name) != 0;
 	free(procs);
-	stream = stream_name && strcmp(stream_name, "stderr") == 0 && !p->output.merged ? OUTPUT_STDERR_STREAM
-										       : OUTPUT_STDOUT_STREAM;
-	output_ring_tail(p->output.ring[stream], (size_t)lines, call->reply->body);
-	call->reply->code = HTTP_OK;
-	call->reply->content_type = "text/plain; charset=utf-8";
-	if (follow)
-		call->reply->follow = p->output.ring[stream];
+	if (reply->tagged)
+		output_ring_tail_tagged(reply->sources, n, (size_t)lines, reply->body);
+	else
+		output_ring_tail(reply->sources[0].ring, (size_t)lines, reply->body);
+	reply->code = HTTP_OK;
+	reply->content_type = reply->tagged ? "application/x-ndjson" : "text/plain; charset=utf-8";
+	reply->follow = follow;
 }
 
 static void ctl_post_shutdown(struct ctl_call *call)
 {
 	/* Begins once the reply is on its way, so the caller hears back. */
+	ctl_log_request(call, "shutdown");
 	call->reply->shutdown_after = true;
 	ctl_reply_json(call, HTTP_OK, json_pack("{s:s}", "status", "shutting down"));
 }
@@ -234,7 +299,10 @@ static void ctl_post_shutdown(struct ctl_call *call)
 static void ctl_post_reload(struct ctl_call *call)
 {
 	char *error = NULL;
-	json_t *result = reload_run(&error);
+	json_t *result;
+
+	ctl_log_request(call, "reload");
+	result = reload_run(&error);
 
 	if (result)
 		ctl_reply_json(call, HTTP_OK, result);
@@ -411,9 +479,9 @@ static int ctl_parse_target(struct ctl_call *call, const struct evhttp_uri *uri,
 }
 
 int ctl_route_request(enum evhttp_cmd_type method, const char *raw_uri, const char *body, size_t body_len,
-		      struct ctl_reply *reply)
+		      const struct ctl_peer *peer, struct ctl_reply *reply)
 {
-	struct ctl_call call = { .method = method, .path = "/", .reply = reply };
+	struct ctl_call call = { .method = method, .path = "/", .peer = peer, .reply = reply };
 	struct evhttp_uri *uri = NULL;
 	char *path = NULL;
 
@@ -421,8 +489,9 @@ int ctl_route_request(enum evhttp_cmd_type method, const char *raw_uri, const ch
 	TAILQ_INIT(&call.params);
 	reply->code = 500;
 	reply->content_type = "application/json";
-	reply->follow = NULL;
-	reply->shutdown_after = false;
+	reply->sources = NULL;
+	reply->nsources = 0;
+	reply->tagged = reply->follow = reply->shutdown_after = false;
 	if (body_len > CTL_MAX_BODY)
 		ctl_reply_error(&call, 413, "request body larger than %d bytes", CTL_MAX_BODY);
 	else if (!raw_uri || !(uri = evhttp_uri_parse_with_flags(raw_uri, EVHTTP_URI_NONCONFORMANT)))

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 struct evbuffer;
-struct output_ring;
+struct output_ring_source;
 
 /* Largest request body vigild reads; more is 413. */
 #define CTL_MAX_BODY 65536
@@ -18,18 +18,28 @@ struct output_ring;
 #define CTL_MAX_LOG_LINES 100000
 
 struct ctl_reply {
-	int code;		    /* HTTP status */
-	const char *content_type;   /* a static string */
-	struct evbuffer *body;	    /* owned by the caller, filled by the router */
-	struct output_ring *follow; /* set: after body, stream new lines from it */
-	bool shutdown_after;	    /* set: begin shutdown once the reply is sent */
+	int code;			     /* HTTP status */
+	const char *content_type;	     /* a static string */
+	struct evbuffer *body;		     /* owned by the caller, filled by the router */
+	struct output_ring_source *sources; /* the rings of a log reply (malloc'd: the caller frees it) */
+	size_t nsources;
+	bool tagged;	     /* the log names several processes: tagged JSON lines */
+	bool follow;	     /* set: after body, stream new lines of the sources */
+	bool shutdown_after; /* set: begin shutdown once the reply is sent */
+};
+
+/* Who sent a request (SO_PEERCRED of its connection), for the log line
+ * of an operator action; -1: unknown. */
+struct ctl_peer {
+	long uid, pid;
 };
 
 /* Routes one request. raw_uri is the request target as sent
  * ("/v1/programs/web%3A0/log?lines=5"); reply->body must be an empty
- * evbuffer. Nothing is sent and no shutdown begins here: the caller acts
- * on follow and shutdown_after. Returns reply->code. */
+ * evbuffer; peer may be NULL (unknown). Nothing is sent and no shutdown
+ * begins here: the caller acts on follow and shutdown_after, and frees
+ * reply->sources. Returns reply->code. */
 int ctl_route_request(enum evhttp_cmd_type method, const char *raw_uri, const char *body, size_t body_len,
-		      struct ctl_reply *reply);
+		      const struct ctl_peer *peer, struct ctl_reply *reply);
 
 #endif

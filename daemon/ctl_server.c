@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -83,7 +84,10 @@ static void ctl_send(struct evhttp_request *req, struct ctl_reply *reply)
 				 &write_tv);
 	evhttp_send_reply_start(req, reply->code, "OK");
 	evhttp_send_reply_chunk(req, reply->body);
-	output_ring_follow(reply->follow, req);
+	if (reply->tagged)
+		output_ring_follow_tagged(reply->sources, reply->nsources, req);
+	else
+		output_ring_follow(reply->sources[0].ring, req);
 }
 
 static void ctl_handle_request(struct evhttp_request *req, void *arg)
@@ -92,24 +96,27 @@ static void ctl_handle_request(struct evhttp_request *req, void *arg)
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t body_len = evbuffer_get_length(in);
 	struct ctl_reply reply = { .body = evbuffer_new() };
+	struct ucred cred;
 	char msg[128];
-	uid_t uid = (uid_t)-1;
 
 	(void)arg;
 	ctl_conn_request_begin(conn);
 	/* Checked at accept already; again here because group membership
 	 * may change while a connection stays open. */
 	if (!ctl_peer_allowed(bufferevent_getfd(evhttp_connection_get_bufferevent(conn)), ctl_has_group, ctl_group,
-			      &uid)) {
-		log_notice("ctl: refused request from uid %d (not root, vigild's user or in socket_group)", (int)uid);
-		snprintf(msg, sizeof(msg), "permission denied: uid %d may not control vigild", (int)uid);
+			      &cred)) {
+		log_notice("ctl: refused request from uid %d (not root, vigild's user or in socket_group)", (int)cred.uid);
+		snprintf(msg, sizeof(msg), "permission denied: uid %d may not control vigild", (int)cred.uid);
 		ctl_send_refusal(req, 403, msg);
 	} else if (!reply.body) {
 		ctl_send_refusal(req, 503, "vigild is out of memory");
 	} else {
 		const char *body = body_len <= CTL_MAX_BODY ? (const char *)evbuffer_pullup(in, -1) : NULL;
-		ctl_route_request(evhttp_request_get_command(req), evhttp_request_get_uri(req), body, body_len, &reply);
+		struct ctl_peer peer = { (long)(int)cred.uid, (long)cred.pid };
+		ctl_route_request(evhttp_request_get_command(req), evhttp_request_get_uri(req), body, body_len, &peer,
+				  &reply);
 		ctl_send(req, &reply);
+		free(reply.sources);
 	}
 	if (reply.body)
 		evbuffer_free(reply.body);

@@ -177,13 +177,13 @@ bool ctl_peer_allowed_cred(const struct ucred *cred, bool has_group, gid_t group
 	return cred->gid == group || uid_in_group(cred->uid, group);
 }
 
-bool ctl_peer_allowed(int fd, bool has_group, gid_t group, uid_t *peer_uid)
+bool ctl_peer_allowed(int fd, bool has_group, gid_t group, struct ucred *peer)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	socklen_t len = sizeof(*peer);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, peer, &len) < 0) {
+		*peer = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 		return false;
-	*peer_uid = cred.uid;
-	return ctl_peer_allowed_cred(&cred, has_group, group);
+	}
+	return ctl_peer_allowed_cred(peer, has_group, group);
 }

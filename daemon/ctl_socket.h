@@ -14,6 +14,8 @@ int ctl_socket_open(const char *path, int mode, const char *group, gid_t gid, ch
 struct ucred;
 /* root, vigild's own uid, or a member of socket_group (has_group). */
 bool ctl_peer_allowed_cred(const struct ucred *cred, bool has_group, gid_t group);
-bool ctl_peer_allowed(int fd, bool has_group, gid_t group, uid_t *peer_uid);
+/* The same for the peer of fd; *peer gets its credentials (uid -1 when
+ * SO_PEERCRED fails). */
+bool ctl_peer_allowed(int fd, bool has_group, gid_t group, struct ucred *peer);
 
 #endif

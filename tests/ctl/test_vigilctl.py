@@ -217,7 +217,7 @@ def test_reload(vigil):
     web = vigil.program("web")["pid"]
     with open(vigil.conf, "a") as f:
         f.write(f"\n[program:extra]\ncommand = {W('run-forever')}\nstart_secs = 0\n")
-    r = vigil.ctl("reload")
+    r = vigil.ctl("reload", "--json")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     assert "extra" in json.loads(r.stdout)["added"]
     vigil.wait_running("extra")

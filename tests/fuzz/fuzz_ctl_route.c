@@ -103,10 +103,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reply.body = evbuffer_new();
 	if (!uri || !reply.body)
 		abort();
-	ctl_route_request(fuzz_method(in, (size_t)(sp - in)), uri, in + body_off, size - body_off, &reply);
+	ctl_route_request(fuzz_method(in, (size_t)(sp - in)), uri, in + body_off, size - body_off, NULL, &reply);
 	if (reply.code < 200 || reply.code > 599 || !reply.content_type)
 		abort();
 	evbuffer_free(reply.body);
+	free(reply.sources);
 	free(uri);
 	return 0;
 }

@@ -306,9 +306,10 @@ stderr = journal
     # the ring gets journal lines too
     r = vigil.ctl("log", f"{name}:1", "-n", "2")
     assert r.stdout == "out 0\nout 1\n", r.stdout
-    # a program with instances: name one
+    # a program with instances: both, each line after its process's name (issue 10, item 5)
     r = vigil.ctl("log", name)
-    assert r.returncode == 1 and f"{name}:0" in r.stderr, (r.returncode, r.stderr)
+    assert r.returncode == 0 and f"{name}:0 | out 0" in r.stdout and f"{name}:1 | out 1" in r.stdout, \
+        (r.returncode, r.stdout, r.stderr)
 
 
 def test_follower_of_a_reloaded_program_is_ended(vigil):

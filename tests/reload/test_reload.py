@@ -53,7 +53,7 @@ def do_reload(vigil, how):
         assert r.status == 200, r
         return r.json()
     if how == "vigilctl":
-        r = vigil.ctl("reload")
+        r = vigil.ctl("reload", "--json")
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
     vigil.signal(signal.SIGHUP)

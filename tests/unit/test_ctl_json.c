@@ -4,7 +4,8 @@
  * writer's text must parse (strictly) to an object equal to the
  * reference's, with the same keys in the same order and the same types.
  * The text is the reference's byte for byte but for the seconds, which
- * are exact decimals instead of %.17g (test_seconds_*). A field added to
+ * are exact decimals instead of %.17g (test_seconds_*), and measured
+ * times rounded to the millisecond (test_ages_*). A field added to
  * the writer belongs in reference_proc too; the fields of issue 8
  * (requires, health, type, completed) are also checked key by key. */
 #define _GNU_SOURCE
@@ -34,6 +35,21 @@ static json_t *reference_seconds(int64_t usec)
 	return json_real((double)usec / USEC_PER_SEC);
 }
 
+/* A measured time is sent to the millisecond (half away from zero). */
+static int64_t round_to_ms(int64_t usec)
+{
+	if (usec >= 0 && usec <= INT64_MAX - 500)
+		return (usec + 500) / 1000 * 1000;
+	if (usec < 0 && usec >= INT64_MIN + 500)
+		return (usec - 500) / 1000 * 1000;
+	return usec;
+}
+
+static json_t *reference_age(int64_t usec)
+{
+	return reference_seconds(round_to_ms(usec));
+}
+
 static json_t *reference_last_exit(const struct last_exit *le)
 {
 	if (!le->set)
@@ -50,7 +66,7 @@ static json_t *reference_heartbeat(const struct proc *p, int64_t now)
 	if (timeout == 0)
 		return json_null();
 	return json_pack("{s:o, s:o}", "timeout_s", reference_seconds(timeout), "last_ping_age_s",
-			 p->pid && p->hb.last_ping ? reference_seconds(now - p->hb.last_ping) : json_null());
+			 p->pid && p->hb.last_ping ? reference_age(now - p->hb.last_ping) : json_null());
 }
 
 static json_t *reference_requires(const struct proc *p)
@@ -72,7 +88,7 @@ static json_t *reference_health(const struct health *h, int64_t now)
 	if (!h->configured)
 		return json_null();
 	return json_pack("{s:s, s:i, s:o, s:o}", "state", health_state_name(h->state), "failures", h->failures,
-			 "last_check_age_s", h->last_check ? reference_seconds(now - h->last_check) : json_null(),
+			 "last_check_age_s", h->last_check ? reference_age(now - h->last_check) : json_null(),
 			 "last_error", text_or_null(h->last_error));
 }
 
@@ -86,7 +102,7 @@ static json_t *reference_proc(const struct proc *p, int64_t now)
 			 "instance", p->instance,
 			 "state", state_name(p->state),
 			 "pid", p->pid ? json_integer(p->pid) : json_null(),
-			 "uptime_s", reference_seconds(p->pid ? now - p->started_at : 0),
+			 "uptime_s", reference_age(p->pid ? now - p->started_at : 0),
 			 "restarts", (json_int_t)p->restarts,
 			 "last_exit", reference_last_exit(&p->last_exit),
 			 "heartbeat", reference_heartbeat(p, now),
@@ -573,24 +589,60 @@ static void test_process_list(void **state)
 	}
 }
 
-/* The text of "uptime_s" for a process that has run usec. */
-static void uptime_text(int64_t usec, char *out, size_t outlen)
+/* The text of key (a seconds field) in the JSON of p. */
+static void field_text(const struct proc *p, const char *key, char *out, size_t outlen)
 {
-	struct fixture f;
-	char *text, *start, *end;
+	char *text = writer_text_of(p, 0), *start, *end;
+	char quoted[64];
 
-	fixture_init(&f, "w");
-	f.p.pid = 1;
-	f.p.started_at = -usec;
-	text = writer_text_of(&f.p, 0);
-	start = strstr(text, "\"uptime_s\":");
+	snprintf(quoted, sizeof(quoted), "\"%s\":", key);
+	start = strstr(text, quoted);
 	assert_non_null(start);
-	start += strlen("\"uptime_s\":");
-	end = strchr(start, ',');
+	start += strlen(quoted);
+	end = start + strcspn(start, ",}");
 	assert_non_null(end);
 	assert_true((size_t)(end - start) < outlen);
 	snprintf(out, outlen, "%.*s", (int)(end - start), start);
 	free(text);
+}
+
+/* The text of a configured duration of usec: "timeout_s" of a heartbeat
+ * (0 has no heartbeat object: the uptime of a process just started). */
+static void uptime_text(int64_t usec, char *out, size_t outlen)
+{
+	struct fixture f;
+
+	fixture_init(&f, "w");
+	f.p.pid = 1;
+	f.p.hb.timeout = usec;
+	field_text(&f.p, usec ? "timeout_s" : "uptime_s", out, outlen);
+}
+
+/* Uptimes and ages go to the millisecond: 4.620755 s is "4.621". */
+static void test_ages_are_rounded_to_the_millisecond(void **state)
+{
+	static const struct {
+		int64_t usec;
+		const char *text;
+	} cases[] = {
+		{ 4620755, "4.621" }, { 1, "0.0" },	   { 499, "0.0" },	   { 500, "0.001" },
+		{ 12500000, "12.5" }, { 999999, "1.0" }, { 59999499, "59.999" }, { 3600000400, "3600.0" },
+	};
+	char text[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fixture f;
+		fixture_init(&f, "w");
+		f.p.pid = 1;
+		f.p.started_at = -cases[i].usec;
+		f.p.hb.timeout = 1;
+		f.p.hb.last_ping = -cases[i].usec;
+		field_text(&f.p, "uptime_s", text, sizeof(text));
+		assert_string_equal(text, cases[i].text);
+		field_text(&f.p, "last_ping_age_s", text, sizeof(text));
+		assert_string_equal(text, cases[i].text);
+	}
 }
 
 static void test_seconds_are_exact_decimals(void **state)
@@ -668,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_random_processes),
 		cmocka_unit_test(test_process_list),
 		cmocka_unit_test(test_seconds_are_exact_decimals),
+		cmocka_unit_test(test_ages_are_rounded_to_the_millisecond),
 		cmocka_unit_test(test_seconds_read_back_as_the_same_double),
 	};
 
