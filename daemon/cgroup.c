@@ -271,7 +271,7 @@ static int cgroup_setup(const char *ctl_socket, char *why, size_t whylen)
 		cgroup_kill_tree(cg.dir_fd);
 		if (!cgroup_wait_empty(cg.dir_fd, CGROUP_EMPTY_WAIT_MS))
 			log_warn("processes a previous vigild left in %s are still there after SIGKILL", cg.path);
-		log_notice("killed %d processes a previous vigild left in %s", left, cg.path);
+		log_notice("killed %d process%s a previous vigild left in %s", left, left == 1 ? "" : "es", cg.path);
 	}
 	cgroup_remove_tree(cg.dir_fd);
 	if (probe_join(why, whylen) < 0)
@@ -507,7 +507,7 @@ void cgroup_free(void)
 	left = cgroup_count_tree(cg.dir_fd);
 	if (left) {
 		cgroup_kill_tree(cg.dir_fd);
-		log_info("killed %d leftover processes in %s", left, cg.path);
+		log_info("killed %d leftover process%s in %s", left, left == 1 ? "" : "es", cg.path);
 	}
 	if (!cgroup_wait_empty(cg.dir_fd, CGROUP_EMPTY_WAIT_MS))
 		log_warn("%s still has processes after SIGKILL; left in place", cg.path);

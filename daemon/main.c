@@ -184,13 +184,14 @@ static int run(struct config *config)
 	guard_start(supervisor_for_each_group);
 	if (sd_glue_init() < 0)
 		return EXIT_FAILURE_RUNTIME;
-	log_info("vigild %s started (pid %d) with %zu processes from %s", VIGIL_VERSION, (int)getpid(),
-		 vigil.nprocs, config->path);
+	log_info("vigild %s started (pid %d) with %zu process%s from %s", VIGIL_VERSION, (int)getpid(),
+		 vigil.nprocs, vigil.nprocs == 1 ? "" : "es", config->path);
 	supervisor_start_autostart();
 	event_base_dispatch(vigil.base);
 	n_left = reaper_kill_leftovers();
 	if (n_left)
-		log_info("killed %d leftover processes that had left their programs' process groups", n_left);
+		log_info("killed %d leftover process%s that had left their programs' process groups", n_left,
+			 n_left == 1 ? "" : "es");
 	return vigil.exit_code; /* 0, or a critical program's */
 }
 

@@ -46,7 +46,7 @@ struct proc {
 	int64_t state_since; /* monotonic usec */
 	pid_t pid;	     /* 0 when no process runs */
 	int64_t started_at;  /* monotonic usec of the current process's spawn */
-	unsigned restarts;   /* automatic restarts so far */
+	unsigned restarts;   /* restarts so far: automatic after an exit, and requested */
 	struct last_exit last_exit;
 	char *spawn_error;   /* why the last spawn failed, until one succeeds */
 

@@ -409,7 +409,7 @@ static void supervisor_autostart_step(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(autostart_event, &now);
 		return;
 	}
-	log_info("autostart done: %zu processes", vigil.nprocs);
+	log_info("autostart done: %zu process%s", vigil.nprocs, vigil.nprocs == 1 ? "" : "es");
 	sd_glue_ready();
 }
 
@@ -495,7 +495,8 @@ void supervisor_begin_shutdown(void)
 {
 	if (vigil.shutting_down)
 		return;
-	log_info("shutting down: stopping %zu processes in descending priority", vigil.nprocs);
+	log_info("shutting down: stopping %zu process%s, dependents first, then in descending priority",
+		 vigil.nprocs, vigil.nprocs == 1 ? "" : "es");
 	vigil.shutting_down = true;
 	sd_glue_stopping();
 	/* what waits for its requirements will not start now: STOPPED, not
