@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "config_habit.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -127,30 +128,35 @@ static bool habit_matches(const struct habit *h, enum habit_place place, const c
 	return strcmp(name, h->name) == 0;
 }
 
-/* The equivalent for this value: from the values list, else the table's
- * text with the value put in (cut short: a hint, not a copy). */
-static void habit_equivalent(const struct habit *h, const char *value, char *out, size_t outlen)
+/* The equivalent for this value, from the values list, else the table's
+ * text with the value put in (cut short: a hint, not a copy). A note of
+ * the table's, " (...)" after the option, goes to *note. */
+static void habit_equivalent(const struct habit *h, const char *value, char *out, size_t outlen, const char **note)
 {
-	const char *becomes = h->equivalent;
+	const char *text = h->equivalent, *at = strstr(text, "%s"), *rest = at ? at + 2 : text;
+	const char *paren = strstr(rest, " (");
+	int head = (int)(at ? at - text : 0);
+	int tail = (int)(paren ? paren - rest : (ptrdiff_t)strlen(rest));
 
+	*note = paren ? paren : "";
 	for (const struct habit_value *v = h->values; v && v->value; v++) {
 		if (value && strcasecmp(value, v->value) == 0) {
 			snprintf(out, outlen, "%s", v->becomes);
+			*note = "";
 			return;
 		}
 	}
-	if (strstr(becomes, "%s")) {
-		const char *at = strstr(becomes, "%s");
-		snprintf(out, outlen, "%.*s%.200s%s", (int)(at - becomes), becomes, value ? value : "", at + 2);
-	} else {
-		snprintf(out, outlen, "%s", becomes);
-	}
+	if (at)
+		snprintf(out, outlen, "%.*s%.200s%.*s", head, text, value ? value : "", tail, rest);
+	else
+		snprintf(out, outlen, "%.*s", tail, text);
 }
 
 bool config_habit(enum habit_place place, const char *name, const char *value, char *hint, size_t hintlen,
 		  const char **option)
 {
 	char equivalent[512];
+	const char *note;
 
 	*option = NULL;
 	for (size_t i = 0; i < sizeof(habits) / sizeof(habits[0]); i++) {
@@ -158,11 +164,11 @@ bool config_habit(enum habit_place place, const char *name, const char *value, c
 
 		if (!habit_matches(h, place, name))
 			continue;
-		habit_equivalent(h, value, equivalent, sizeof(equivalent));
+		habit_equivalent(h, value, equivalent, sizeof(equivalent), &note);
 		if (equivalent[0] == '-')
-			snprintf(hint, hintlen, " (%s's); vigil has no equivalent: %s", h->origin, equivalent + 1);
+			snprintf(hint, hintlen, " (%s's); vigil has no equivalent: %s%s", h->origin, equivalent + 1, note);
 		else
-			snprintf(hint, hintlen, " (%s's); vigil's equivalent is \"%s\"", h->origin, equivalent);
+			snprintf(hint, hintlen, " (%s's); vigil's equivalent is \"%s\"%s", h->origin, equivalent, note);
 		*option = h->option;
 		return true;
 	}
