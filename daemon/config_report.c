@@ -68,26 +68,6 @@ void config_report_add(struct config_report *r, const char *file, int line, cons
 	va_end(ap);
 }
 
-void config_report_append(struct config_report *r, const char *fmt, ...)
-{
-	struct config_report_error *e;
-	va_list ap;
-	char *more, *text;
-
-	if (!r->nerrors)
-		return;
-	e = &r->errors[r->nerrors - 1];
-	va_start(ap, fmt);
-	if (vasprintf(&more, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (asprintf(&text, "%s%s", e->text, more) < 0)
-		abort();
-	free(more);
-	free(e->text);
-	e->text = text;
-}
-
 void config_report_unread(struct config_report *r, const char *program)
 {
 	if (config_report_is_unread(r, program))
@@ -125,7 +105,8 @@ char *config_report_text(struct config_report *r)
 
 	if (!out)
 		abort();
-	qsort(r->errors, r->nerrors, sizeof(*r->errors), error_order);
+	if (r->nerrors)
+		qsort(r->errors, r->nerrors, sizeof(*r->errors), error_order);
 	for (size_t i = 0; i < r->nerrors; i++)
 		fprintf(out, "%s\n", r->errors[i].text);
 	if (fclose(out) != 0 || !text)

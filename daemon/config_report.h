@@ -26,8 +26,6 @@ void config_report_file(struct config_report *r, const char *file);
 void config_report_add(struct config_report *r, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void config_report_vadd(struct config_report *r, const char *file, int line, const char *fmt, va_list ap);
-/* Appends to the last error added (its text, not a new line). */
-void config_report_append(struct config_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void config_report_unread(struct config_report *r, const char *program);
 bool config_report_is_unread(const struct config_report *r, const char *program);
 /* Every error, one per line, sorted as above; malloc'd ("" when none). */
