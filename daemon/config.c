@@ -16,12 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "config_check.h"
 #include "config_file.h"
+#include "config_habit.h"
 #include "config_option.h"
+#include "config_report.h"
 #include "log.h"
 
 #define INCLUDE_DEPTH_MAX 8
@@ -30,7 +33,7 @@
 /* One file being parsed; includes get their own, sharing the config. */
 struct parse_ctx {
 	struct config *config;
-	FILE *errors;
+	struct config_report *report;
 	int nerrors;
 	struct config_files *files;
 	const char *file;
@@ -53,11 +56,9 @@ static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(ctx->errors, "%s:%d: ", ctx->file, ctx->line);
 	va_start(ap, fmt);
-	vfprintf(ctx->errors, fmt, ap);
+	config_report_vadd(ctx->report, ctx->file, ctx->line, fmt, ap);
 	va_end(ap);
-	fputc('\n', ctx->errors);
 	ctx->nerrors++;
 }
 
@@ -70,6 +71,23 @@ static char *xstrdup(const char *s)
 }
 
 static void config_begin_section(struct parse_ctx *ctx, const char *name);
+
+/* "[program:web" without its "]": the section is lost, but other
+ * sections that name web must not be told there is no such program. */
+static void config_unread_header(struct parse_ctx *ctx, const char *header)
+{
+	size_t len;
+	char *name;
+
+	if (strncmp(header, "program:", 8) != 0)
+		return;
+	header += 8;
+	len = strcspn(header, " \t\r\n];");
+	if (!len || !(name = strndup(header, len)))
+		return;
+	config_report_unread(ctx->report, name);
+	free(name);
+}
 
 /* Finds [section] headers, syntax errors and over-long lines here, where
  * the raw line is seen: inih reports sections only through their options
@@ -89,6 +107,7 @@ static void config_check_line_start(struct parse_ctx *ctx, const char *buf)
 			config_error(ctx, "syntax error: a section header is [vigil] or [program:NAME]");
 			ctx->skip_line = ctx->line;
 			ctx->section = SECTION_BAD;
+			config_unread_header(ctx, p + 1);
 			return;
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)(close - p - 1), p + 1);
@@ -97,6 +116,23 @@ static void config_check_line_start(struct parse_ctx *ctx, const char *buf)
 		config_error(ctx, "syntax error (expected \"name = value\" or \"[section]\")");
 		ctx->skip_line = ctx->line;
 	}
+}
+
+/* A line of a program section that could not be read may have set an
+ * option ("command = ..." cut by a NUL): that option is not missing. */
+static void config_lost_line(struct parse_ctx *ctx, const char *line, size_t len)
+{
+	char name[64];
+	size_t skip = strspn(line, " \t"), n;
+
+	if (ctx->section != SECTION_PROGRAM || skip >= len)
+		return;
+	n = strcspn(line + skip, "=: \t");
+	if (n == 0 || n >= sizeof(name) || skip + n > len)
+		return;
+	memcpy(name, line + skip, n);
+	name[n] = '\0';
+	program_option_set_bad(ctx->program, name);
 }
 
 /* Checks a line before inih sees it. A line inih must not see (a NUL
@@ -121,6 +157,7 @@ static bool config_line_ok(struct parse_ctx *ctx, char *line, size_t len)
 	}
 	if (!ok) {
 		ctx->skip_line = ctx->line;
+		config_lost_line(ctx, line, len);
 		if (line[strspn(line, " \t")] == '[')
 			ctx->section = SECTION_BAD;
 		return false;
@@ -203,6 +240,8 @@ static void config_include(struct parse_ctx *ctx, const char *pattern)
 	/* a missing folder matches nothing, like an empty one */
 	int rc = glob(full, 0, NULL, &g);
 
+	if (!ctx->config->first_include)
+		ctx->config->first_include = xstrdup(full);
 	if (rc == GLOB_NOMATCH) {
 		log_debug("%s:%d: include %s matches no file", ctx->file, ctx->line, full);
 	} else if (rc != 0) {
@@ -212,7 +251,7 @@ static void config_include(struct parse_ctx *ctx, const char *pattern)
 	} else {
 		for (size_t i = 0; i < g.gl_pathc; i++) {
 			struct parse_ctx sub = {
-				.config = ctx->config, .errors = ctx->errors, .files = ctx->files,
+				.config = ctx->config, .report = ctx->report, .files = ctx->files,
 				.file = g.gl_pathv[i], .depth = ctx->depth + 1,
 			};
 			config_parse_file(ctx, &sub);
@@ -276,6 +315,8 @@ static void config_vigil_option(struct parse_ctx *ctx, const char *name, const c
 			config_error(ctx, "[vigil] log_level: \"%s\" is not a level (debug|info|notice|warning|err)", value);
 		else
 			c->log_level = level;
+	} else if (config_habit(HABIT_VIGIL_OPTION, name, value, err, sizeof(err), &(const char *){ NULL })) {
+		config_error(ctx, "[vigil] unknown option \"%s\"%s", name, err);
 	} else {
 		config_error(ctx, "[vigil] unknown option \"%s\" (known: socket, socket_mode, socket_group, log_level, include)", name);
 	}
@@ -286,9 +327,24 @@ static void config_program_option(struct parse_ctx *ctx, const char *name, const
 	struct program_config *pc = ctx->program;
 	char err[PARSE_ERR_MAX];
 	int option = program_option_find(name);
+	const char *stands_for;
 
-	if (option < 0) {
-		config_error(ctx, "[program:%s] unknown option \"%s\"", pc->name, name);
+	if (option < 0 && config_habit(HABIT_PROGRAM_OPTION, name, value, err, sizeof(err), &stands_for)) {
+		config_error(ctx, "[program:%s] unknown option \"%s\"%s", pc->name, name, err);
+		/* what it meant to set is not missing, nor to be judged */
+		if (stands_for && !(ctx->seen & (UINT64_C(1) << program_option_find(stands_for))))
+			program_option_set_bad(pc, stands_for);
+		return;
+	} else if (option < 0) {
+		/* "Command": vigil's own name, typed in another case */
+		for (int i = 0; (stands_for = program_option_name(i)); i++)
+			if (strcasecmp(name, stands_for) == 0)
+				break;
+		if (stands_for)
+			config_error(ctx, "[program:%s] unknown option \"%s\"; option names are lower case: \"%s\"",
+				     pc->name, name, stands_for);
+		else
+			config_error(ctx, "[program:%s] unknown option \"%s\"", pc->name, name);
 		return;
 	}
 	if (ctx->seen & (UINT64_C(1) << option)) {
@@ -302,16 +358,23 @@ static void config_program_option(struct parse_ctx *ctx, const char *name, const
 
 static void config_begin_section(struct parse_ctx *ctx, const char *name)
 {
+	char hint[PARSE_ERR_MAX];
+
 	ctx->seen = 0;
 	ctx->program = NULL;
 	if (strncmp(name, "program:", 8) == 0) {
 		ctx->section = SECTION_BAD;
-		if (!program_name_valid(name + 8))
+		if (!program_name_valid(name + 8)) {
 			config_error(ctx, "[%s] bad program name (use letters, digits, _ . -; at most 64; not \"all\")", name);
-		else if ((ctx->program = config_add_program(ctx, name + 8)))
+			config_report_unread(ctx->report, name + 8);
+		} else if ((ctx->program = config_add_program(ctx, name + 8))) {
 			ctx->section = SECTION_PROGRAM;
+		}
 	} else if (strcmp(name, "vigil") == 0) {
 		ctx->section = SECTION_VIGIL;
+	} else if (config_habit(HABIT_SECTION, name, NULL, hint, sizeof(hint), &(const char *){ NULL })) {
+		ctx->section = SECTION_BAD;
+		config_error(ctx, "unknown section [%s]%s", name, hint);
 	} else {
 		ctx->section = SECTION_BAD;
 		config_error(ctx, "unknown section [%s] (known: [vigil], [program:NAME])", name);
@@ -349,11 +412,15 @@ static void config_parse_file(struct parse_ctx *includer, struct parse_ctx *ctx)
 	char err[PATH_MAX + 512];
 	int rc = config_file_read(ctx->files, ctx->file, &text, err, sizeof(err));
 
+	size_t pathlen = strlen(ctx->file);
+
 	if (rc < 0 && includer) {
 		config_error(includer, "[vigil] include: %s", err);
 		return;
 	} else if (rc < 0) {
-		fprintf(ctx->errors, "%s\n", err);
+		/* err is "PATH: ...", the form of an error without a line */
+		bool prefixed = strncmp(err, ctx->file, pathlen) == 0 && strncmp(err + pathlen, ": ", 2) == 0;
+		config_report_add(ctx->report, ctx->file, 0, "%s", prefixed ? err + pathlen + 2 : err);
 		ctx->nerrors++;
 		return;
 	} else if (rc == CONFIG_FILE_SKIP) {
@@ -361,6 +428,7 @@ static void config_parse_file(struct parse_ctx *includer, struct parse_ctx *ctx)
 			log_debug("%s:%d: include %s: read already; skipped", includer->file, includer->line, ctx->file);
 		return;
 	}
+	config_report_file(ctx->report, ctx->file);
 	ctx->text = text.data;
 	ctx->len = text.len;
 	rc = ini_parse_stream(config_read_line, ctx, config_handle, ctx);
@@ -390,13 +458,12 @@ static void config_set_ini_options(void)
 struct config *config_load(const char *path, char **errors)
 {
 	struct config *config = calloc(1, sizeof(*config));
-	size_t errsize;
-	FILE *err = open_memstream(errors, &errsize);
+	struct config_report report = { 0 };
 	struct config_files files = { 0 };
-	struct parse_ctx ctx = { .config = config, .errors = err, .files = &files, .file = path };
+	struct parse_ctx ctx = { .config = config, .report = &report, .files = &files, .file = path };
 	int nerrors;
 
-	if (!config || !err)
+	if (!config)
 		abort();
 	config_set_ini_options();
 	config->path = xstrdup(path);
@@ -405,13 +472,30 @@ struct config *config_load(const char *path, char **errors)
 	config->log_level = LOG_INFO;
 	config_parse_file(NULL, &ctx);
 	config_files_free(&files);
-	nerrors = ctx.nerrors;
-	if (nerrors == 0)
-		nerrors += config_check(config, err);
-	fclose(err);
+	/* also after parse errors, on what was read: every error in one pass */
+	nerrors = ctx.nerrors + config_check(config, &report);
+	*errors = config_report_text(&report);
+	config_report_free(&report);
 	if (nerrors) {
 		config_free(config);
 		return NULL;
 	}
 	return config;
+}
+
+char *config_no_programs_hint(const struct config *config)
+{
+	char *hint, *dir = NULL, *slash;
+
+	/* where the include's files go, when that is one folder */
+	if (config->first_include && (slash = strrchr(config->first_include, '/')) &&
+	    !memchr(config->first_include, '*', (size_t)(slash - config->first_include)) &&
+	    !memchr(config->first_include, '?', (size_t)(slash - config->first_include)) &&
+	    !memchr(config->first_include, '[', (size_t)(slash - config->first_include)))
+		dir = strndup(config->first_include, (size_t)(slash - config->first_include) + 1);
+	if (asprintf(&hint, "no programs configured in %s%s: add [program:NAME] sections%s%s", config->path,
+		     config->first_include ? " (and its includes)" : "", dir ? ", e.g. in " : "", dir ? dir : "") < 0)
+		abort();
+	free(dir);
+	return hint;
 }

@@ -82,7 +82,11 @@ struct program_config {
 	bool heartbeat_timeout_set, stderr_set, restart_set;
 	/* where options that other options can make wrong were set, so that
 	 * config_check reports them at their line; 0: not set */
-	int restart_line, health_timeout_line, critical_line;
+	int restart_line, health_timeout_line, critical_line, command_line;
+	/* options written with a value that was refused (a bit per index of
+	 * config_option.h): config_check judges nothing that depends on one,
+	 * so a bad value is reported once, not again as "missing" */
+	uint64_t options_bad;
 };
 
 struct config {
@@ -95,12 +99,17 @@ struct config {
 	struct program_config **programs;
 	size_t nprograms, programs_cap;
 	struct namemap programs_by_name; /* config_find_program: O(1) */
+	char *first_include; /* the first include pattern, resolved; NULL: none */
 };
 
 /* Returns NULL on error, after writing each error as one line to errors
- * (a malloc'd string the caller frees). */
+ * (a malloc'd string the caller frees): every error of the files read,
+ * those of each file in line order, files in the order they were read. */
 struct config *config_load(const char *path, char **errors);
 void config_free(struct config *config);
+/* For a config without programs: "no programs configured in PATH (and
+ * its includes): add [program:NAME] sections, e.g. in DIR/" (malloc'd). */
+char *config_no_programs_hint(const struct config *config);
 /* vigild --insecure-config: as root, read config files whoever owns or
  * could write them (see config_file.h). Holds for every later load. */
 void config_set_insecure(bool insecure);

@@ -1,34 +1,43 @@
 #define _GNU_SOURCE
 #include "config_check.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "config_option.h"
+#include "config_report.h"
 #include "health_target.h"
 
-static int check_error(FILE *errors, const struct program_config *pc, const char *fmt, ...)
+static int check_error(struct config_report *errors, const struct program_config *pc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int check_error_at(FILE *errors, const struct program_config *pc, int line, const char *fmt, ...)
+static int check_error_at(struct config_report *errors, const struct program_config *pc, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int check_verror(FILE *errors, const struct program_config *pc, int line, const char *fmt, va_list ap)
+static int check_verror(struct config_report *errors, const struct program_config *pc, int line, const char *fmt, va_list ap)
 {
-	fprintf(errors, "%s:%d: [program:%s] ", pc->file, line ? line : pc->line, pc->name);
-	vfprintf(errors, fmt, ap);
-	fputc('\n', errors);
+	char *msg;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	config_report_add(errors, pc->file, line ? line : pc->line, "[program:%s] %s", pc->name, msg);
+	free(msg);
 	return 1;
 }
 
 /* An error about the section as a whole, at its header. */
-static int check_error(FILE *errors, const struct program_config *pc, const char *fmt, ...)
+static int check_error(struct config_report *errors, const struct program_config *pc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -39,7 +48,7 @@ static int check_error(FILE *errors, const struct program_config *pc, const char
 }
 
 /* An error about one option, at its line (the header's when it was not set). */
-static int check_error_at(FILE *errors, const struct program_config *pc, int line, const char *fmt, ...)
+static int check_error_at(struct config_report *errors, const struct program_config *pc, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -49,7 +58,7 @@ static int check_error_at(FILE *errors, const struct program_config *pc, int lin
 	return 1;
 }
 
-static int check_credentials(struct program_config *pc, FILE *errors)
+static int check_credentials(struct program_config *pc, struct config_report *errors)
 {
 	int n = 0;
 
@@ -75,7 +84,7 @@ static int check_credentials(struct program_config *pc, FILE *errors)
 
 /* Expands %(process_num)d for every instance once, so a typo shows at
  * load time and not at the first spawn. */
-static int check_expansions(const struct program_config *pc, FILE *errors)
+static int check_expansions(const struct program_config *pc, struct config_report *errors)
 {
 	const struct { const char *option; const char *value; } fields[] = {
 		{ "command", pc->command },
@@ -87,7 +96,7 @@ static int check_expansions(const struct program_config *pc, FILE *errors)
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		char *s;
-		if (!fields[i].value)
+		if (!fields[i].value || program_option_bad(pc, fields[i].option))
 			continue;
 		s = expand_program_vars(fields[i].value, pc->name, 0, err, sizeof(err));
 		if (!s)
@@ -103,22 +112,28 @@ static int check_expansions(const struct program_config *pc, FILE *errors)
 	return 0;
 }
 
-static int check_bind_to(const struct config *config, struct program_config *pc, FILE *errors)
+static int check_bind_to(const struct config *config, struct program_config *pc, struct config_report *errors)
 {
 	const struct program_config *parent;
 
-	if (!pc->bind_to)
+	if (!pc->bind_to || program_option_bad(pc, "daemon"))
 		return 0;
 	if (!pc->daemon)
 		return check_error(errors, pc, "bind_to: only daemon children (daemon = yes) are bound to a program");
 	parent = config_find_program(config, pc->bind_to);
+	if (!parent && config_report_is_unread(errors, pc->bind_to))
+		return 0; /* its section's header was reported */
 	if (!parent)
 		return check_error(errors, pc, "bind_to: no program named \"%s\"", pc->bind_to);
 	if (parent == pc)
 		return check_error(errors, pc, "bind_to: a program cannot be bound to itself");
+	if (program_option_bad(parent, "daemon"))
+		return 0;
 	if (parent->daemon)
 		return check_error(errors, pc, "bind_to: \"%s\" is itself a daemon child; bind to a regular program",
 				   pc->bind_to);
+	if (program_option_bad(pc, "numprocs") || program_option_bad(parent, "numprocs"))
+		return 0;
 	if (parent->numprocs != 1 && pc->numprocs != parent->numprocs)
 		return check_error(errors, pc,
 				   "numprocs: must equal the numprocs of \"%s\" (%d), one daemon child per instance",
@@ -128,7 +143,7 @@ static int check_bind_to(const struct config *config, struct program_config *pc,
 
 /* A oneshot runs to completion: run again after a success it would never
  * complete, and there is no long-running process to health-check. */
-static int check_oneshot(const struct program_config *pc, FILE *errors)
+static int check_oneshot(const struct program_config *pc, struct config_report *errors)
 {
 	int n = 0;
 
@@ -147,7 +162,7 @@ static int check_oneshot(const struct program_config *pc, FILE *errors)
  * that does not resolve shows at load time, at its line. */
 /* A health_timeout longer than health_interval is fine: the interval
  * runs from the end of the previous check. */
-static int check_health(const struct program_config *pc, FILE *errors)
+static int check_health(const struct program_config *pc, struct config_report *errors)
 {
 	char err[PARSE_ERR_MAX];
 	struct health_target target;
@@ -170,7 +185,7 @@ static int check_health(const struct program_config *pc, FILE *errors)
  * to be required healthy. A oneshot is never RUNNING for long: requiring
  * it (running) means requiring it completed, so that is what is stored.
  * Cycles are config_check_cycles'. */
-static int check_requires(const struct config *config, struct program_config *pc, FILE *errors)
+static int check_requires(const struct config *config, struct program_config *pc, struct config_report *errors)
 {
 	int n = 0;
 
@@ -181,7 +196,9 @@ static int check_requires(const struct config *config, struct program_config *pc
 		struct requirement *r = &pc->requires[i];
 		const struct program_config *target = config_find_program(config, r->name);
 
-		if (!target)
+		if (!target && config_report_is_unread(errors, r->name))
+			continue; /* its section's header was reported */
+		else if (!target)
 			n += check_error_at(errors, pc, pc->requires_line, "requires: no program named \"%s\"", r->name);
 		else if (target == pc)
 			n += check_error_at(errors, pc, pc->requires_line, "requires: a program cannot require itself");
@@ -194,20 +211,196 @@ static int check_requires(const struct config *config, struct program_config *pc
 	return n;
 }
 
-static int check_program(const struct config *config, struct program_config *pc, FILE *errors)
+/* ---- the command's executable, found as the spawn will find it --------- */
+
+/* execvp's search path when the environment has none, as spawn.c's
+ * SPAWN_DEFAULT_PATH */
+#define EXEC_DEFAULT_PATH "/bin:/usr/bin"
+
+/* Why one file would not run: 0 if it would, else execve's errno (for a
+ * folder or a file without an execute bit, EACCES). as_vigild: the
+ * program runs as vigild's own user, which the kernel can answer for;
+ * for another user, only "some execute bit" can be told at load. */
+static int exec_probe(const char *dir, const char *file, bool as_vigild, mode_t *mode)
+{
+	char joined[PATH_MAX];
+	struct stat st;
+
+	/* the child is in its directory when it execs */
+	if (file[0] != '/' && dir) {
+		if ((size_t)snprintf(joined, sizeof(joined), "%s/%s", dir, file) >= sizeof(joined))
+			return ENAMETOOLONG;
+		file = joined;
+	}
+	if (stat(file, &st) < 0)
+		return errno;
+	*mode = st.st_mode;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+		return EACCES;
+	if (as_vigild && faccessat(AT_FDCWD, file, X_OK, AT_EACCESS) < 0)
+		return errno;
+	return 0;
+}
+
+struct exec_search {
+	const char *name; /* argv[0] */
+	const char *path; /* PATH to search, NULL when name has a slash */
+	const char *dir;  /* the program's directory, NULL: vigild's */
+	bool as_vigild;
+	char denied[PATH_MAX]; /* the first file found that would not run */
+	mode_t denied_mode;
+};
+
+/* As spawn.c's child_exec tries the files of exec_files_new: name itself
+ * when it has a slash, else each PATH entry joined with it (an empty
+ * entry is the folder the program starts in); a missing file is passed
+ * over, a denied one remembered, any other error ends the search.
+ * Returns 0 when one would run, else the error. */
+static int exec_search_run(struct exec_search *s)
+{
+	const char *entry = s->path;
+	bool denied = false;
+	char file[PATH_MAX];
+	mode_t mode = 0;
+	int err;
+
+	for (;;) {
+		size_t len = s->path ? strcspn(entry, ":") : 0;
+
+		if ((size_t)snprintf(file, sizeof(file), "%.*s%s%s", (int)len, s->path ? entry : "",
+				     len ? "/" : "", s->name) >= sizeof(file))
+			return ENAMETOOLONG;
+		err = exec_probe(s->dir, file, s->as_vigild, &mode);
+		if (err == 0)
+			return 0;
+		if (err == EACCES && !denied) {
+			denied = true;
+			snprintf(s->denied, sizeof(s->denied), "%s", file);
+			s->denied_mode = mode;
+		} else if (err != EACCES && err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
+			   err != ETIMEDOUT) {
+			return err;
+		}
+		if (!s->path || !entry[len])
+			return denied ? EACCES : ENOENT;
+		entry += len + 1;
+	}
+}
+
+static int report_exec_error(struct config_report *errors, const struct program_config *pc, const char *instance,
+			     const struct exec_search *s, int err)
+{
+	const char *kind = S_ISDIR(s->denied_mode) ? "a folder" : S_ISREG(s->denied_mode) ? NULL : "not a file";
+	const char *in_dir = s->dir && s->name[0] != '/' ? " in directory " : "", *dir = *in_dir ? s->dir : "";
+	char why[128];
+
+	if (err == EACCES && kind)
+		snprintf(why, sizeof(why), "is %s, not an executable", kind);
+	else if (err == EACCES && !(s->denied_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+		snprintf(why, sizeof(why), "is not executable (mode %04o)", (unsigned)(s->denied_mode & 07777));
+	else if (err == EACCES)
+		snprintf(why, sizeof(why), "is not executable by vigild's user (mode %04o)",
+			 (unsigned)(s->denied_mode & 07777));
+	if (!s->path && err == EACCES)
+		return check_error_at(errors, pc, pc->command_line, "command%s: \"%s\"%s%s %s", instance, s->name,
+				      in_dir, dir, why);
+	if (!s->path)
+		return check_error_at(errors, pc, pc->command_line, "command%s: \"%s\"%s%s: %s", instance, s->name,
+				      in_dir, dir, strerror(err));
+	if (err == EACCES)
+		return check_error_at(errors, pc, pc->command_line, "command%s: \"%s\" in PATH is %s, which %s",
+				      instance, s->name, s->denied, why);
+	if (err == ENOENT)
+		return check_error_at(errors, pc, pc->command_line, "command%s: \"%s\" is not in PATH (%.300s)",
+				      instance, s->name, s->path);
+	return check_error_at(errors, pc, pc->command_line, "command%s: \"%s\" in PATH: %s", instance, s->name,
+			      strerror(err));
+}
+
+/* The PATH the spawn's environment will have (spawn_env.c): vigild's,
+ * replaced by one in `environment` (the last one, expanded for the
+ * instance), else execvp's default. malloc'd; NULL when it does not
+ * expand (check_expansions reports that). */
+static char *program_path(const struct program_config *pc, int instance)
+{
+	const char *path = getenv("PATH"), *own = NULL;
+	char err[PARSE_ERR_MAX];
+
+	for (char **e = pc->environment; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			own = *e + 5;
+	if (own)
+		return expand_program_vars(own, pc->name, instance, err, sizeof(err));
+	return strdup(path ? path : EXEC_DEFAULT_PATH);
+}
+
+/* Checks instance's argv[0]; returns the errors found (0 or 1). */
+static int check_instance_executable(const struct program_config *pc, int instance, struct config_report *errors)
+{
+	char err[PARSE_ERR_MAX], label[32] = "", *command, *dir = NULL, **argv = NULL, *path;
+	struct exec_search s = { .as_vigild = !pc->user && !pc->group };
+	int n = 0, rc;
+
+	command = expand_program_vars(pc->command, pc->name, instance, err, sizeof(err));
+	if (pc->directory)
+		dir = expand_program_vars(pc->directory, pc->name, instance, err, sizeof(err));
+	path = program_path(pc, instance);
+	/* expansions were checked; a command that does not split was reported */
+	if (command && (!pc->directory || dir) && path && argv_split(command, &argv, err, sizeof(err)) == 0 &&
+	    argv[0]) {
+		s.name = argv[0];
+		s.path = strchr(argv[0], '/') ? NULL : path;
+		s.dir = dir;
+		if (pc->numprocs > 1)
+			snprintf(label, sizeof(label), " (instance %d)", instance);
+		if ((rc = exec_search_run(&s)) != 0)
+			n = report_exec_error(errors, pc, label, &s, rc);
+	}
+	argv_free(argv);
+	free(path);
+	free(dir);
+	free(command);
+	return n;
+}
+
+/* The executable must exist and be executable, as supervisord checks:
+ * a typo shows at load, at the command's line, not as a FATAL program.
+ * Every instance when what finds it depends on %(process_num)d. */
+static int check_command_executable(const struct program_config *pc, struct config_report *errors)
+{
+	bool varies = false;
+	int n = 0;
+
+	if (!pc->command || program_option_bad(pc, "command") || program_option_bad(pc, "environment") ||
+	    program_option_bad(pc, "directory"))
+		return 0;
+	varies = strstr(pc->command, "%(") || (pc->directory && strstr(pc->directory, "%("));
+	for (char **e = pc->environment; e && *e && !varies; e++)
+		varies = strncmp(*e, "PATH=", 5) == 0 && strstr(*e, "%(");
+	for (int i = 0; i < (varies ? pc->numprocs : 1) && !n; i++)
+		n = check_instance_executable(pc, i, errors);
+	return n;
+}
+
+static int check_program(const struct config *config, struct program_config *pc, struct config_report *errors)
 {
 	int n = 0;
 
-	if (!pc->command)
+	int expansion_errors;
+
+	if (!pc->command && !program_option_bad(pc, "command"))
 		n += check_error(errors, pc, "command: missing (every program needs one)");
-	if (pc->restart_delay_max < pc->restart_delay)
+	if (pc->restart_delay_max < pc->restart_delay && !program_option_bad(pc, "restart_delay") &&
+	    !program_option_bad(pc, "restart_delay_max"))
 		n += check_error(errors, pc, "restart_delay_max: shorter than restart_delay");
 	if (pc->stdout_spec.kind == OUTPUT_STDOUT)
 		n += check_error(errors, pc, "stdout: \"stdout\" is only valid for stderr");
 	if (pc->daemon && !pc->heartbeat_timeout_set)
 		pc->heartbeat_timeout = 3 * USEC_PER_SEC;
 	n += check_credentials(pc, errors);
-	n += check_expansions(pc, errors);
+	n += expansion_errors = check_expansions(pc, errors);
+	if (!expansion_errors)
+		n += check_command_executable(pc, errors);
 	n += check_bind_to(config, pc, errors);
 	n += check_oneshot(pc, errors);
 	n += check_health(pc, errors);
@@ -254,21 +447,28 @@ static void require_graph_build(const struct config *config, struct require_grap
 
 /* "requires: cycle a -> b -> c -> a", at a's requires line: path[from..]
  * is the walk that came back to path[from]. */
-static int report_cycle(const struct config *config, const size_t *path, size_t from, size_t len, FILE *errors)
+static int report_cycle(const struct config *config, const size_t *path, size_t from, size_t len, struct config_report *errors)
 {
 	const struct program_config *start = config->programs[path[from]];
+	char *walk = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&walk, &size);
 
-	fprintf(errors, "%s:%d: [program:%s] requires: cycle", start->file, start->requires_line, start->name);
+	if (!out)
+		abort();
 	for (size_t k = from; k < len; k++)
-		fprintf(errors, " %s ->", config->programs[path[k]]->name);
-	fprintf(errors, " %s\n", start->name);
+		fprintf(out, " %s ->", config->programs[path[k]]->name);
+	if (fclose(out) != 0)
+		abort();
+	check_error_at(errors, start, start->requires_line, "requires: cycle%s %s", walk, start->name);
+	free(walk);
 	return 1;
 }
 
 /* A depth-first walk, with its own stack (a chain of requirements can be
  * as long as the config): a requirement that leads back to a program on
  * the walk closes a cycle, each found once, from where the walk entered it. */
-static int config_check_cycles(const struct config *config, FILE *errors)
+static int config_check_cycles(const struct config *config, struct config_report *errors)
 {
 	enum { UNSEEN, ON_PATH, DONE };
 	struct require_graph g;
@@ -313,16 +513,11 @@ static int config_check_cycles(const struct config *config, FILE *errors)
 	return nerrors;
 }
 
-int config_check(struct config *config, FILE *errors)
+int config_check(struct config *config, struct config_report *errors)
 {
-	struct sockaddr_un sun;
 	int n = 0;
 
-	if (strlen(config->socket) >= sizeof(sun.sun_path)) {
-		fprintf(errors, "%s: [vigil] socket: path longer than %zu bytes: %s\n", config->path,
-			sizeof(sun.sun_path) - 1, config->socket);
-		n++;
-	}
+	/* [vigil] socket's length is the parser's: it knows the line */
 	for (size_t i = 0; i < config->nprograms; i++)
 		n += check_program(config, config->programs[i], errors);
 	n += config_check_cycles(config, errors);

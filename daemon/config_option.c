@@ -117,6 +117,24 @@ int program_option_find(const char *name)
 	return -1;
 }
 
+const char *program_option_name(int option)
+{
+	return option >= 0 && (size_t)option < PROGRAM_OPTION_COUNT ? program_options[option].name : NULL;
+}
+
+bool program_option_bad(const struct program_config *pc, const char *name)
+{
+	int option = program_option_find(name);
+	return option >= 0 && (pc->options_bad & (UINT64_C(1) << option));
+}
+
+void program_option_set_bad(struct program_config *pc, const char *name)
+{
+	int option = program_option_find(name);
+	if (option >= 0)
+		pc->options_bad |= UINT64_C(1) << option;
+}
+
 char *config_resolve_path(const char *file, const char *path)
 {
 	char *copy, *dir, *out;
@@ -372,5 +390,12 @@ int program_option_set(struct program_config *pc, int option, const char *value,
 		pc->requires_line = line;
 	else if (strcmp(name, "health_check") == 0)
 		pc->health_check_line = line;
-	return set_value(pc, opt, value, file, err, errlen);
+	else if (strcmp(name, "command") == 0)
+		pc->command_line = line;
+	if (set_value(pc, opt, value, file, err, errlen) < 0) {
+		pc->options_bad |= UINT64_C(1) << option;
+		return -1;
+	}
+	pc->options_bad &= ~(UINT64_C(1) << option); /* set after all (a habit's name came first) */
+	return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef VIGIL_CONFIG_OPTION_H
 #define VIGIL_CONFIG_OPTION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct program_config;
@@ -12,6 +13,13 @@ struct program_config;
 /* The index of the option called name (below 64, so a section can keep
  * the options it has seen in a bit set), or -1 for an unknown option. */
 int program_option_find(const char *name);
+
+/* The name of option index option, or NULL past the last (for lists). */
+const char *program_option_name(int option);
+/* True if option name was written in pc's section with a refused value. */
+bool program_option_bad(const struct program_config *pc, const char *name);
+/* Marks option name as written with a refused value. */
+void program_option_set_bad(struct program_config *pc, const char *name);
 
 /* Parses value into the option's field of pc. file and line are where it
  * is written: relative paths are taken from file's folder, and options

@@ -141,6 +141,7 @@ void config_free(struct config *config)
 	free(config->path);
 	free(config->socket);
 	free(config->socket_group);
+	free(config->first_include);
 	free(config);
 }
 

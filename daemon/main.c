@@ -122,6 +122,19 @@ static struct config *load_config(const char *path, bool check)
 	return config;
 }
 
+/* A fresh install has no programs: say where they go (at start in the
+ * log at notice level, for --check on stderr). */
+static void warn_no_programs(const struct config *config, bool to_log)
+{
+	char *hint = config_no_programs_hint(config);
+
+	if (to_log)
+		log_notice("%s", hint);
+	else
+		fprintf(stderr, "vigild: %s\n", hint);
+	free(hint);
+}
+
 /* vigild itself needs a score of descriptors, and each process up to
  * three (two pipes and a log file): below that, spawns wait for ever. */
 static void warn_if_few_descriptors(const struct config *config)
@@ -247,10 +260,14 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	if (check) {
 		printf("%s: configuration OK (%zu programs)\n", path, config->nprograms);
+		if (!config->nprograms)
+			warn_no_programs(config, false);
 		config_free(config);
 		return EXIT_OK;
 	}
 	log_set_level(config->log_level);
+	if (!config->nprograms)
+		warn_no_programs(config, true);
 	rc = run(config);
 	cleanup();
 	return rc;

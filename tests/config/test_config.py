@@ -137,13 +137,13 @@ def test_missing_command_and_duplicate_section(vigil):
     path, r = check(vigil, text)
     assert r.returncode == 2 and "[program:a]" in r.stderr and "command" in r.stderr, r.stderr
     text = (f"[vigil]\nsocket = {vigil.sock}\n[program:a]\ncommand = {W('run-forever')}\n"
-            f"[program:b]\ncommand = x\n[program:a]\ncommand = y\n")
+            f"[program:b]\ncommand = true\n[program:a]\ncommand = true\n")
     path, r = check(vigil, text)
     assert r.returncode == 2 and "program:a" in r.stderr, r.stderr
 
 
 def test_unknown_section_is_an_error(vigil):
-    path, r = check(vigil, f"[vigil]\nsocket = {vigil.sock}\n[prgram:web]\ncommand = x\n")
+    path, r = check(vigil, f"[vigil]\nsocket = {vigil.sock}\n[prgram:web]\ncommand = true\n")
     assert r.returncode == 2
     assert "prgram:web" in r.stderr and f"{path}:" in r.stderr
 

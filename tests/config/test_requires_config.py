@@ -85,26 +85,26 @@ command = {run}
 daemon = yes
 requires = a
 """)
-    # [vigil], its socket and an empty line come first
+    # [vigil], its socket and an empty line come first; errors in line order
     assert errors_of(path, r) == [
         'FILE:6: [program:a] requires: no program named "nosuch"',
+        "FILE:6: [program:a] requires: cycle a -> b -> c -> a",
         'FILE:12: [program:c] requires: "a:healthy", but [program:a] has no health_check',
         "FILE:15: [program:self] requires: a program cannot require itself",
         "FILE:19: [program:kid] requires: a daemon child (daemon = yes) starts with its parent and requires nothing",
-        "FILE:6: [program:a] requires: cycle a -> b -> c -> a",
     ]
 
 
 def test_cycle_found_from_outside_is_named_once(vigil):
     path, r = check(vigil, """
 [program:front]
-command = x
+command = true
 requires = db
 [program:db]
-command = x
+command = true
 requires = cache:running
 [program:cache]
-command = x
+command = true
 requires = db
 """)
     assert errors_of(path, r) == ["FILE:9: [program:db] requires: cycle db -> cache -> db"]
@@ -118,7 +118,7 @@ requires = db
     ("a, a:healthy", '"a" is named twice'),
 ])
 def test_bad_requires_value(vigil, value, message):
-    path, r = check(vigil, f"[program:a]\ncommand = x\nrequires = {value}\n")
+    path, r = check(vigil, f"[program:a]\ncommand = true\nrequires = {value}\n")
     assert errors_of(path, r) == [f"FILE:5: [program:a] requires: {message}"]
 
 
@@ -147,12 +147,12 @@ health_check = exec:/bin/true
     ("exec:", "exec: empty command"),
 ])
 def test_bad_health_check(vigil, value, message):
-    path, r = check(vigil, f"[program:a]\ncommand = x\n\nhealth_check = {value}\n")
+    path, r = check(vigil, f"[program:a]\ncommand = true\n\nhealth_check = {value}\n")
     assert errors_of(path, r) == [f"FILE:6: [program:a] health_check: {message}"]
 
 
 def test_health_check_host_that_does_not_resolve(vigil):
-    path, r = check(vigil, "[program:a]\ncommand = x\nhealth_check = tcp://no-such-host.invalid:80\n")
+    path, r = check(vigil, "[program:a]\ncommand = true\nhealth_check = tcp://no-such-host.invalid:80\n")
     (line,) = errors_of(path, r)
     assert line.startswith('FILE:5: [program:a] health_check: cannot resolve "no-such-host.invalid": '), line
 
@@ -160,12 +160,12 @@ def test_health_check_host_that_does_not_resolve(vigil):
 def test_health_timings_and_critical(vigil):
     path, r = check(vigil, """
 [program:a]
-command = x
+command = true
 health_check = tcp://127.0.0.1:1
 health_timeout = 5s
 health_interval = 2s
 [program:kid]
-command = x
+command = true
 daemon = yes
 critical = yes
 """)
@@ -176,5 +176,5 @@ critical = yes
                                    ("health_retries", "0", '"0" is not a whole number from 1 to 1000'),
                                    ("health_action", "kill", '"kill" is not a health_action (restart|none)'),
                                    ("type", "forking", '"forking" is not a type (simple|notify|oneshot)')]:
-        path, r = check(vigil, f"[program:a]\ncommand = x\n{option} = {value}\n")
+        path, r = check(vigil, f"[program:a]\ncommand = true\n{option} = {value}\n")
         assert errors_of(path, r) == [f"FILE:5: [program:a] {option}: {message}"]

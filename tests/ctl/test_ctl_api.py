@@ -6,7 +6,7 @@ import re
 import signal
 import subprocess
 
-from vigiltest import STATES, W, http, pid_gone, raw_http, read_lines, wait_for
+from vigiltest import STATES, W, exec_fails_at_run_time, http, pid_gone, raw_http, read_lines, wait_for
 
 P_KEYS = {"name", "program", "instance", "state", "pid", "uptime_s", "restarts", "last_exit",
           "heartbeat", "status", "daemon", "bind_to", "requires", "health", "type", "completed",
@@ -243,7 +243,7 @@ def test_healthz_and_metrics(vigil):
 def test_healthz_reports_fatal(vigil):
     vigil.start(f"""
 [program:broken]
-command = {vigil.path('missing')}
+command = {exec_fails_at_run_time(vigil.path('missing'))}
 start_secs = 0
 restart = never
 """)

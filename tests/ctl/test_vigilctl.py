@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 
-from vigiltest import VIGILCTL, W, pid_gone, read_lines, wait_for
+from vigiltest import VIGILCTL, W, exec_fails_at_run_time, pid_gone, read_lines, wait_for
 
 CONFIG = """
 [program:web]
@@ -34,7 +34,7 @@ start_secs = 0
 
 
 def start(vigil):
-    vigil.start(CONFIG.format(run=W("run-forever"), missing=vigil.path("no-such-binary"),
+    vigil.start(CONFIG.format(run=W("run-forever"), missing=exec_fails_at_run_time(vigil.path("no-such-binary")),
                               sigs=f"{W('record-signals')} {vigil.path('sig')}"))
     for n in ("web", "pool:0", "pool:1", "sigs"):
         vigil.wait_running(n)

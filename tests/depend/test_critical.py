@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from deplog import DepLog, section
-from vigiltest import pid_gone
+from vigiltest import exec_fails_at_run_time, pid_gone
 
 
 def others(d):
@@ -63,7 +63,7 @@ def test_fatal_critical_program_gives_its_last_exit_code(vigil):
 @pytest.mark.parametrize("restart", ["never", "on-failure"])
 def test_critical_program_that_never_ran_gives_1(vigil, restart):
     d = DepLog(vigil)
-    missing = vigil.path("no-such-program")
+    missing = exec_fails_at_run_time(vigil.path("no-such-program"))
     # it may end before its ctl socket ever answers: do not wait for that
     vigil.start(others(d) + section("app", missing, critical="yes", restart=restart, start_secs=0,
                                     restart_delay="50ms", start_limit_burst=1, start_limit_interval="60s"),

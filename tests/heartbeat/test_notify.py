@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from vigiltest import VIGILCTL, command, wait_for
+from vigiltest import VIGILCTL, command, exec_fails_at_run_time, wait_for
 
 LATE = 0.6  # see test_heartbeat.py
 
@@ -288,7 +288,7 @@ def test_status_text_ends_with_its_process(vigil):
 command = {command("notify-worker", "-i", "100", "--status", "serving 12 clients")}
 start_secs = 0
 [program:broken]
-command = {vigil.path("no-such-program")}
+command = {exec_fails_at_run_time(vigil.path("no-such-program"))}
 restart = never
 """)
     vigil.wait_program("web", lambda p: p["status"] == "serving 12 clients", "its STATUS= text")

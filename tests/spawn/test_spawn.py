@@ -2,6 +2,7 @@
 mask, file descriptors; and what happens when it cannot start."""
 
 import os
+import shutil
 import signal
 
 from vigiltest import W, pid_alive, read_file, wait_for
@@ -117,9 +118,13 @@ start_secs = 0
 
 
 def test_exec_failure_missing_binary(vigil):
+    # a missing command is a config error: this one goes away after the load
+    binary = vigil.path('no-such-binary')
+    shutil.copy(W('run-forever'), binary)
     vigil.start(f"""
 [program:ghost]
-command = {vigil.path('no-such-binary')} --flag
+command = {binary} --flag
+autostart = no
 start_secs = 0
 restart_delay = 50ms
 start_limit_burst = 2
@@ -127,6 +132,8 @@ start_limit_burst = 2
 command = {W('run-forever')}
 start_secs = 0
 """)
+    os.remove(binary)
+    vigil.ctl("start", "ghost")
     p = vigil.wait_state("ghost", "FATAL")
     assert p["pid"] is None
     log = vigil.log()
@@ -169,13 +176,18 @@ def test_exec_failure_not_executable(vigil):
     notexec = vigil.path("notexec")
     with open(notexec, "w") as f:
         f.write("#!/bin/sh\nexit 0\n")
-    os.chmod(notexec, 0o644)
+    os.chmod(notexec, 0o755)
     vigil.start(f"""
 [program:noexec]
 command = {notexec}
+autostart = no
 start_secs = 0
 restart = never
 """)
+    # a command that is not executable is a config error: it loses its
+    # execute bits after the load
+    os.chmod(notexec, 0o644)
+    vigil.ctl("start", "noexec")
     vigil.wait_state("noexec", ("FATAL", "EXITED"))
     lines = [l for l in vigil.log().splitlines() if "noexec" in l and "Permission denied" in l]
     assert lines, vigil.log()

@@ -158,11 +158,36 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+char *write_executable(const char *rel)
+{
+	char *path = write_file(rel, "#!/bin/sh\nexit 0\n");
+
+	if (chmod(path, 0755) < 0)
+		fail_msg("chmod %s: %s", path, strerror(errno));
+	return path;
+}
+
+/* The commands the tests' configs name ("command = x") must exist, as
+ * config_load checks: they are in tmpdir/bin, first in PATH. */
 int group_setup(void **state)
 {
+	static const char *const commands[] = { "x", "y", "a", "pinger", "external-pinger" };
+	const char *path = getenv("PATH");
+	char *bin, *newpath;
+
 	(void)state;
 	if (!mkdtemp(tmpdir))
 		return -1;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char *rel = xasprintf("bin/%s", commands[i]);
+		free(write_executable(rel));
+		free(rel);
+	}
+	bin = xasprintf("%s/bin", tmpdir);
+	newpath = xasprintf("%s:%s", bin, path ? path : "/bin:/usr/bin");
+	setenv("PATH", newpath, 1);
+	free(newpath);
+	free(bin);
 	return 0;
 }
 

@@ -36,6 +36,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mkdirs(const char *path);
 /* Writes tmpdir/rel (creating folders) and returns its malloc'd path. */
 char *write_file(const char *rel, const char *content);
+/* The same, mode 0755 (a shell script that exits 0). */
+char *write_executable(const char *rel);
 /* Loads a config that must be valid. */
 struct config *load_ok(const char *path);
 /* Loads a config that must be rejected; returns the error text. */
@@ -51,7 +53,9 @@ bool has_error_any_line(const char *errors, const char *file, const char *msg);
 void expect_one_error(const char *rel, const char *content, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *user_name(uid_t uid);
-/* cmocka group setup/teardown: make and remove tmpdir. */
+/* cmocka group setup/teardown: make and remove tmpdir; setup also puts
+ * tmpdir/bin first in PATH, with executables x, y, a, pinger and
+ * external-pinger for configs to name. */
 int group_setup(void **state);
 int group_teardown(void **state);
 

@@ -62,7 +62,7 @@ static void test_full_config(void **state)
 		"bind_to =\n"
 		"\n"
 		"[program:pinger]\n"
-		"command = /usr/local/bin/pinger --for web\n"
+		"command = pinger --for web\n"
 		"numprocs = 3\n"
 		"daemon = yes\n"
 		"bind_to = web\n"
@@ -70,7 +70,7 @@ static void test_full_config(void **state)
 		"stderr = null\n"
 		"\n"
 		"[program:solo]\n"
-		"command = /usr/local/bin/external-pinger\n"
+		"command = external-pinger\n"
 		"daemon = true\n"
 		"heartbeat_timeout = 0\n"
 		"restart = never\n"
@@ -272,6 +272,7 @@ static void test_defaults(void **state)
 
 static void test_paths_relative_to_file(void **state)
 {
+	char *exe = write_executable("rel/etc/srv/a/bin/a"); /* ./bin/a, in its directory */
 	char *path = write_file("rel/etc/vigil.conf",
 				"[vigil]\n"
 				"socket = run/vigil.sock\n"
@@ -301,6 +302,7 @@ static void test_paths_relative_to_file(void **state)
 	config_free(c);
 	free(dir);
 	free(path);
+	free(exe);
 }
 
 static void test_values_forms(void **state)

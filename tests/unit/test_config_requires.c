@@ -189,7 +189,7 @@ static void test_requires_value_errors(void **state)
 			 "3: [program:a] requires: \"web:1:healthy\" names one instance; require the program \"web\"");
 	expect_one_error("rv/twice.conf", "[program:a]\ncommand = x\nrequires = b, c, b:healthy\n",
 			 "3: [program:a] requires: \"b\" is named twice");
-	expect_one_error("rv/settwice.conf", "[program:a]\ncommand = x\nrequires = b\nrequires = c\n",
+	expect_one_error("rv/settwice.conf", "[program:a]\ncommand = x\nrequires = b\nrequires = c\n[program:b]\ncommand = x\n",
 			 "4: [program:a] requires: set twice in one section");
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -258,8 +259,19 @@ static void test_exec_failure(void **state)
 {
 	struct proc *p;
 
+	char binary[] = "/tmp/vigil-unit-binary-XXXXXX", *conf;
+	int fd = mkstemp(binary);
+
 	(void)state;
-	setup_config("[program:x]\ncommand = /nonexistent/binary\nrestart = never\n");
+	/* config_load refuses a command that is not there: it goes away
+	 * between the load and the start */
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0755), 0);
+	close(fd);
+	assert_true(asprintf(&conf, "[program:x]\ncommand = %s\nrestart = never\n", binary) > 0);
+	setup_config(conf);
+	free(conf);
+	assert_int_equal(unlink(binary), 0);
 	p = proc_named("x");
 	proc_request_start(p);
 	assert_int_equal(p->state, STATE_FATAL);

@@ -24,8 +24,8 @@ a test file imports what it needs from here:
 """
 
 from .ctl import VIGILCTL, VIGILD, Reply, http, raw_http, run_ctl, wait_answers  # noqa: F401
-from .files import (file_ends_with_bytes, make_tmpdir, read_bytes, read_file, read_lines,  # noqa: F401
-                    read_pid, read_text)
+from .files import (exec_fails_at_run_time, file_ends_with_bytes, make_tmpdir, read_bytes,  # noqa: F401
+                    read_file, read_lines, read_pid, read_text)
 from .listeners import LineReader, NotifyListener  # noqa: F401
 from .procs import (SANITIZER_VARS, all_pids, children_of, clean_env, cmdline,  # noqa: F401
                     descendants_of, kill_pids, open_fds, pid_alive, pid_gone, pids_with_arg, proc_stat,

@@ -1,6 +1,7 @@
 """Reading the files workers and vigild write (a missing file is "not
 there yet" to wait_for) and making a test's folder."""
 
+import os
 import tempfile
 
 
@@ -51,3 +52,14 @@ def make_tmpdir(prefix):
     """A fresh folder under /tmp with a short name: Unix socket paths in
     it must stay under 108 bytes."""
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+
+
+def exec_fails_at_run_time(path):
+    """Writes path as a command that vigild's load check accepts (it
+    exists and is executable) but whose exec fails with ENOENT, as a
+    missing binary's would: its interpreter does not exist. For tests of
+    a failed start, now that a missing command is a config error."""
+    with open(path, "w") as f:
+        f.write("#!/nonexistent/interpreter\n")
+    os.chmod(path, 0o755)
+    return path
