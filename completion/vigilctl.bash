@@ -14,12 +14,12 @@ _vigilctl_names() { # vigilctl [-s SOCKET]
 
 _vigilctl_options() { # command
 	case $1 in
-	status) echo "--json --watch --names" ;;
-	start | stop | restart) echo "--no-block --timeout --json" ;;
-	log) echo "-f --follow -n --stderr" ;;
-	events) echo "-f --follow --json" ;;
-	reload) echo "--json" ;;
-	shutdown) echo "--timeout" ;;
+	status) echo "--json --names --watch --timeout" ;;
+	start | stop | restart | shutdown) echo "--no-block --timeout --json" ;;
+	signal) echo "--timeout" ;;
+	log) echo "-f --follow -n --stderr --json --timeout" ;;
+	events) echo "-f --follow --json --timeout" ;;
+	reload) echo "--json --timeout" ;;
 	ping) echo "--status --ready" ;;
 	esac
 	echo "--help"

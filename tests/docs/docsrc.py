@@ -61,24 +61,40 @@ def defined_terms(page):
     return set(re.findall(r"^\*([^*\s]+)\*", scd(page), re.M))
 
 
+def _run_help(argv):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
 def help_text(binary):
-    r = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    r = _run_help([binary, "--help"])
     assert r.returncode == 0, f"{binary} --help: exit {r.returncode}: {r.stderr}"
     return r.stdout
 
 
+def options_in(text):
+    """Every -x and --word of a usage text."""
+    return set(re.findall(r"(?<![\w$-])(--?[a-zA-Z][\w-]*)", text))
+
+
 def help_options(binary):
-    """Every -x and --word in BINARY --help."""
-    return set(re.findall(r"(?<![\w$-])(--?[a-zA-Z][\w-]*)", help_text(binary)))
+    return options_in(help_text(binary))
+
+
+def command_help_options(command):
+    """The options `vigilctl COMMAND --help` names, or None when this
+    vigilctl has no per-command help."""
+    r = _run_help([VIGILCTL, command, "--help"])
+    return options_in(r.stdout) if r.returncode == 0 else None
 
 
 def vigilctl_commands():
     """The commands vigilctl --help lists: the first word of each indented
-    line, "start|stop|restart" counting as three."""
+    line ("  status   show processes"; "start|stop|restart" counts as
+    three), but for the usage lines ("       vigilctl --version")."""
     out = set()
     for line in help_text(VIGILCTL).splitlines():
         m = re.match(r"^\s+([a-z][a-z|]*)(?:\s|$)", line)
-        if m:
+        if m and m.group(1) != "vigilctl":
             out |= set(m.group(1).split("|"))
     return out
 
