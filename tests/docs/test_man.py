@@ -115,11 +115,13 @@ def test_every_ctl_route_is_documented():
 
 
 def test_exit_codes_of_vigilctl_are_documented():
-    """0-4, each an entry of EXIT STATUS (the codes ctl/vigilctl.c names)."""
+    """0-4, each an entry of EXIT STATUS (the codes ctl/ names)."""
     page = docsrc.scd("vigilctl.1")
     codes = page[page.index("# EXIT STATUS"):]
     codes = codes[:codes.index("\n# ", 1)]
-    names = re.search(r"enum \{ (EXIT_[A-Z_]+(?:, EXIT_[A-Z_]+)*) \};", docsrc.source("ctl", "vigilctl.c"))
-    assert names, "the exit code enum of ctl/vigilctl.c was not found"
+    ctl = "".join(docsrc.source("ctl", f) for f in sorted(os.listdir(os.path.join(docsrc.SOURCE_ROOT, "ctl")))
+                  if f.endswith((".c", ".h")))
+    names = re.search(r"enum \{ (EXIT_[A-Z_]+(?:, EXIT_[A-Z_]+)*) \};", ctl)
+    assert names, "the exit code enum of ctl/ was not found"
     for code in range(len(names.group(1).split(","))):
         assert re.search(rf"^\*{code}\*$", codes, re.M), f"vigilctl exit status {code} is not documented"
