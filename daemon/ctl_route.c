@@ -150,7 +150,8 @@ static void ctl_act(struct ctl_call *call, struct proc **procs, size_t *n, int s
 	}
 	if (strcmp(action, "stop") == 0 || strcmp(action, "restart") == 0) {
 		touched = strcmp(action, "stop") == 0 ? depend_stop(todo, ntodo, n) : depend_restart(todo, ntodo, n);
-		memcpy(procs, touched, *n * sizeof(*procs));
+		if (*n)
+			memcpy(procs, touched, *n * sizeof(*procs));
 		free(touched);
 	} else {
 		for (size_t i = 0; i < ntodo; i++) {
