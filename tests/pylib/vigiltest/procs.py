@@ -2,6 +2,7 @@
 killing what a test left behind."""
 
 import os
+import time
 import signal
 import subprocess
 
@@ -85,12 +86,25 @@ def open_fds(pid):
     return sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
 
 
-def cmdline(pid):
+def _read_cmdline(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return [a.decode() for a in f.read().split(b"\0") if a]
     except (FileNotFoundError, ProcessLookupError):
         return None
+
+
+def cmdline(pid):
+    """pid's argv, [] for a zombie, None when it is gone. A process vigild
+    has just spawned may still be inside execve: vigild resumes once the
+    child has left vigild's memory, a moment before the kernel has set up
+    the new argv, and /proc shows it empty meanwhile; that is waited out."""
+    argv = _read_cmdline(pid)
+    deadline = time.monotonic() + 2
+    while argv == [] and pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.001)
+        argv = _read_cmdline(pid)
+    return argv
 
 
 def pids_with_arg(text):
