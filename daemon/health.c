@@ -117,6 +117,36 @@ static void format_duration(int64_t usec, char *buf, size_t len)
 	snprintf(buf + n, len - (size_t)n, usec >= USEC_PER_SEC ? "s" : "ms");
 }
 
+/* Thousands of checks share a handful of intervals and timeouts:
+ * libevent keeps the timers of a common timeout in a FIFO queue of their
+ * own (O(1) to add and delete) instead of sifting its heap. A base holds
+ * 256 of them (heartbeat.c takes some): past HEALTH_COMMON_TIMEOUTS
+ * distinct durations, plain timers. The base is asked each time (it
+ * looks the duration up in its short list), so nothing here outlives a
+ * base. */
+#define HEALTH_COMMON_TIMEOUTS 64
+
+static struct timeval health_timeval(int64_t usec)
+{
+	static int64_t seen[HEALTH_COMMON_TIMEOUTS];
+	static int nseen;
+	struct timeval tv = { .tv_sec = usec / USEC_PER_SEC, .tv_usec = usec % USEC_PER_SEC };
+	const struct timeval *common;
+	int i;
+
+	if (usec <= 0)
+		return tv;
+	for (i = 0; i < nseen && seen[i] != usec; i++)
+		;
+	if (i == nseen) {
+		if (nseen == HEALTH_COMMON_TIMEOUTS)
+			return tv;
+		seen[nseen++] = usec;
+	}
+	common = event_base_init_common_timeout(vigil.base, &tv);
+	return common ? *common : tv;
+}
+
 static void health_timed_out(struct health *h)
 {
 	char msg[64], when[32];
@@ -486,8 +516,7 @@ static void probe_on_deadline(evutil_socket_t fd, short what, void *arg)
 
 static void probe_arm_deadline(struct health_probe *probe)
 {
-	int64_t timeout = (*probe->h->cfg)->health_timeout;
-	struct timeval tv = { .tv_sec = timeout / USEC_PER_SEC, .tv_usec = timeout % USEC_PER_SEC };
+	struct timeval tv = health_timeval((*probe->h->cfg)->health_timeout);
 
 	if (evtimer_add(&probe->deadline, &tv) < 0)
 		abort();
@@ -560,7 +589,7 @@ static void health_on_timer(evutil_socket_t fd, short what, void *arg)
 
 static void health_schedule(struct health *h, int64_t usec)
 {
-	struct timeval tv = { .tv_sec = usec / USEC_PER_SEC, .tv_usec = usec % USEC_PER_SEC };
+	struct timeval tv = health_timeval(usec);
 
 	evtimer_add(h->timer, &tv);
 }
