@@ -1,9 +1,11 @@
 /* One probe at a time per process, on vigild's loop. A check is a
  * struct health_probe with a deadline (health_timeout): http and tcp
- * connect a non-blocking socket through a bufferevent (http then sends
- * a GET and reads the status line alone, never the body); exec runs
- * the command through the spawn action with its output on a pipe.
- * Every end of a check goes through health_verdict, which frees the
+ * connect a new non-blocking socket each time (http then sends a GET and
+ * reads the status line alone, never the body) with one event of the
+ * probe, which the process keeps from check to check: thousands of
+ * checks a second cost no allocation; exec runs the command through the
+ * spawn action with its output on a pipe, a probe allocated per check.
+ * Every end of a check goes through health_verdict, which releases the
  * probe, counts, schedules the next check health_interval later and
  * tells the owner last, since the owner may end the checks from there.
  *
@@ -66,8 +68,8 @@ struct health_probe {
 			bool connected;
 			char *request; /* http: the GET, built at the first check */
 			size_t request_len, sent;
-			size_t got;
-			char reply[HEALTH_STATUS_LINE_MAX + 1];
+			size_t got;   /* bytes of the status line kept in partial */
+			char *partial; /* what came before its end, when it came in parts */
 		};
 	};
 };
@@ -249,16 +251,30 @@ static bool http_send_request(struct health_probe *probe)
 	return true;
 }
 
+/* A status line that came in parts is kept until its end comes (the
+ * buffer for it is allocated the first time one does: the whole line
+ * usually comes at once, and thousands of probes need not hold one). */
+static void http_keep_partial(struct health_probe *probe, const char *buf, size_t n)
+{
+	if (!probe->partial && !(probe->partial = malloc(HEALTH_STATUS_LINE_MAX)))
+		abort();
+	memcpy(probe->partial, buf, n);
+	probe->got = n;
+}
+
 /* The status line, once it is all in: bounded by the buffer, the rest
  * (headers, body) is never read. */
 static void http_read_status(struct health_probe *probe)
 {
-	char msg[64], *eol;
+	char buf[HEALTH_STATUS_LINE_MAX + 1], msg[64], *eol;
+	size_t have = probe->got;
 	ssize_t n;
 	int code;
 
+	if (have)
+		memcpy(buf, probe->partial, have);
 	do
-		n = recv(probe->fd, probe->reply + probe->got, HEALTH_STATUS_LINE_MAX - probe->got, 0);
+		n = recv(probe->fd, buf + have, HEALTH_STATUS_LINE_MAX - have, 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return;
@@ -266,17 +282,17 @@ static void http_read_status(struct health_probe *probe)
 		return net_fail_errno(probe->h, "read", errno);
 	if (n == 0)
 		return health_verdict(probe->h, false, "connection closed without a response");
-	eol = memchr(probe->reply + probe->got, '\n', (size_t)n);
-	probe->got += (size_t)n;
+	eol = memchr(buf + have, '\n', (size_t)n);
+	have += (size_t)n;
 	if (!eol) {
-		if (probe->got >= HEALTH_STATUS_LINE_MAX)
-			health_verdict(probe->h, false, "bad response: no HTTP status line");
-		return;
+		if (have >= HEALTH_STATUS_LINE_MAX)
+			return health_verdict(probe->h, false, "bad response: no HTTP status line");
+		return http_keep_partial(probe, buf, have);
 	}
-	if (eol > probe->reply && eol[-1] == '\r')
+	if (eol > buf && eol[-1] == '\r')
 		eol--;
 	*eol = '\0';
-	code = http_status_code(probe->reply);
+	code = http_status_code(buf);
 	if (code < 0)
 		return health_verdict(probe->h, false, "bad response: no HTTP status line");
 	if (code >= 200 && code < 400)
@@ -732,6 +748,7 @@ void health_free(struct health *h)
 	h->target_error = NULL;
 	if (h->net_probe) {
 		free(h->net_probe->request);
+		free(h->net_probe->partial);
 		free(h->net_probe);
 	}
 	h->net_probe = NULL;
