@@ -58,8 +58,8 @@ struct health_probe {
 			bool exited, eof;
 			int wait_status;
 			size_t line_len;
-			char line[HEALTH_LINE_MAX]; /* the line being read */
-			char last[HEALTH_LINE_MAX]; /* the last non-empty one */
+			char *line; /* HEALTH_LINE_MAX: the line being read */
+			char *last; /* and the last non-empty one, in line's block */
 		};
 		struct { /* http and tcp: one probe per process, reused */
 			int fd;
@@ -75,6 +75,14 @@ struct health_probe {
 };
 
 static struct health_actions actions;
+
+/* An exec probe's (a net probe's lives as long as its health) */
+static void probe_free(struct health_probe *probe)
+{
+	free(probe->line);
+	free(probe);
+}
+
 static struct pidmap exec_probes; /* pid -> probe, from spawn until reaped */
 
 static void health_verdict(struct health *h, bool pass, const char *error);
@@ -501,7 +509,7 @@ bool health_child_exited(pid_t pid, int wait_status)
 	/* what it left in its group dies with it, and lets go of the pipe */
 	kill(-pid, SIGKILL);
 	if (!probe->h) {
-		free(probe); /* abandoned: its check ended already */
+		probe_free(probe); /* abandoned: its check ended already */
 		return true;
 	}
 	probe->exited = true;
@@ -559,7 +567,7 @@ static void probe_release(struct health_probe *probe)
 		probe->h = NULL;
 		return;
 	}
-	free(probe);
+	probe_free(probe);
 }
 
 static struct health_probe *probe_new(struct health *h, bool exec)
@@ -571,10 +579,15 @@ static struct health_probe *probe_new(struct health *h, bool exec)
 	probe->h = h;
 	probe->exec = exec;
 	evtimer_assign(&probe->deadline, vigil.base, probe_on_deadline, probe);
-	if (exec)
-		probe->pipe_fd = -1;
-	else
+	if (!exec) {
 		probe->fd = -1;
+		return probe;
+	}
+	probe->pipe_fd = -1;
+	/* apart: the net probes, kept by thousands, need not hold them */
+	if (!(probe->line = calloc(2, HEALTH_LINE_MAX)))
+		abort();
+	probe->last = probe->line + HEALTH_LINE_MAX;
 	return probe;
 }
 
