@@ -1,9 +1,11 @@
 /* One probe at a time per process, on vigild's loop. A check is a
  * struct health_probe with a deadline (health_timeout): http and tcp
- * connect a non-blocking socket through a bufferevent (http then sends
- * a GET and reads the status line alone, never the body); exec runs
- * the command through the spawn action with its output on a pipe.
- * Every end of a check goes through health_verdict, which frees the
+ * connect a new non-blocking socket each time (http then sends a GET and
+ * reads the status line alone, never the body) with one event of the
+ * probe, which the process keeps from check to check: thousands of
+ * checks a second cost no allocation; exec runs the command through the
+ * spawn action with its output on a pipe, a probe allocated per check.
+ * Every end of a check goes through health_verdict, which releases the
  * probe, counts, schedules the next check health_interval later and
  * tells the owner last, since the owner may end the checks from there.
  *
@@ -15,10 +17,10 @@
 #include "health.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,25 +47,48 @@
 #define HEALTH_EXIT_GRACE_USEC (100 * 1000)
 
 struct health_probe {
-	struct health *h;	 /* NULL once abandoned (an exec probe not reaped yet) */
-	struct event *deadline;	 /* health_timeout; exec after the exit: the grace */
-	struct bufferevent *bev; /* http and tcp */
-	bool connected;
-	pid_t pid; /* exec */
-	int pipe_fd;
-	struct event *pipe_event;
-	bool exited, eof;
-	int wait_status;
-	size_t line_len;
-	char line[HEALTH_LINE_MAX]; /* the line being read */
-	char last[HEALTH_LINE_MAX]; /* the last non-empty one */
+	struct health *h;	/* NULL once abandoned (an exec probe not reaped yet) */
+	bool exec;
+	struct event deadline; /* health_timeout; exec after the exit: the grace */
+	union {
+		struct { /* exec: one probe per check, freed once reaped */
+			pid_t pid;
+			int pipe_fd;
+			struct event *pipe_event;
+			bool exited, eof;
+			int wait_status;
+			size_t line_len;
+			char *line; /* HEALTH_LINE_MAX: the line being read */
+			char *last; /* and the last non-empty one, in line's block */
+		};
+		struct { /* http and tcp: one probe per process, reused */
+			int fd;
+			struct event io;
+			short io_what; /* what io waits for; 0: not added */
+			bool connected;
+			char *request; /* http: the GET, built at the first check */
+			size_t request_len, sent;
+			size_t got;   /* bytes of the status line kept in partial */
+			char *partial; /* what came before its end, when it came in parts */
+		};
+	};
 };
 
 static struct health_actions actions;
+
+/* An exec probe's (a net probe's lives as long as its health) */
+static void probe_free(struct health_probe *probe)
+{
+	free(probe->line);
+	free(probe);
+}
+
 static struct pidmap exec_probes; /* pid -> probe, from spawn until reaped */
 
 static void health_verdict(struct health *h, bool pass, const char *error);
 static bool health_skip(struct health *h, const char *during, int err);
+static void net_on_ready(evutil_socket_t fd, short what, void *arg);
+static void probe_arm_deadline(struct health_probe *probe);
 
 void health_set_actions(const struct health_actions *set)
 {
@@ -100,6 +125,36 @@ static void format_duration(int64_t usec, char *buf, size_t len)
 	if (buf[n - 1] == '.')
 		buf[--n] = '\0';
 	snprintf(buf + n, len - (size_t)n, usec >= USEC_PER_SEC ? "s" : "ms");
+}
+
+/* Thousands of checks share a handful of intervals and timeouts:
+ * libevent keeps the timers of a common timeout in a FIFO queue of their
+ * own (O(1) to add and delete) instead of sifting its heap. A base holds
+ * 256 of them (heartbeat.c takes some): past HEALTH_COMMON_TIMEOUTS
+ * distinct durations, plain timers. The base is asked each time (it
+ * looks the duration up in its short list), so nothing here outlives a
+ * base. */
+#define HEALTH_COMMON_TIMEOUTS 64
+
+static struct timeval health_timeval(int64_t usec)
+{
+	static int64_t seen[HEALTH_COMMON_TIMEOUTS];
+	static int nseen;
+	struct timeval tv = { .tv_sec = usec / USEC_PER_SEC, .tv_usec = usec % USEC_PER_SEC };
+	const struct timeval *common;
+	int i;
+
+	if (usec <= 0)
+		return tv;
+	for (i = 0; i < nseen && seen[i] != usec; i++)
+		;
+	if (i == nseen) {
+		if (nseen == HEALTH_COMMON_TIMEOUTS)
+			return tv;
+		seen[nseen++] = usec;
+	}
+	common = event_base_init_common_timeout(vigil.base, &tv);
+	return common ? *common : tv;
 }
 
 static void health_timed_out(struct health *h)
@@ -143,23 +198,109 @@ static int http_status_code(const char *line)
 	return (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
 }
 
-static void http_on_read(struct bufferevent *bev, void *arg)
+/* The GET, built once per process (the target does not change); the
+ * Host: header names the port unless it is HTTP's own */
+static void http_build_request(struct health_probe *probe)
 {
-	struct health_probe *probe = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	char msg[64];
-	char *line;
+	const struct health_target *t = &probe->h->target;
+	const char *host = t->host ? t->host : "localhost";
+	bool bracket = strchr(host, ':') && host[0] != '[';
+	char port[16] = "";
+	int n;
+
+	if (t->port != 80)
+		snprintf(port, sizeof(port), ":%d", t->port);
+	n = asprintf(&probe->request,
+		     "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: vigild-health-check\r\n"
+		     "Accept: */*\r\nConnection: close\r\n\r\n",
+		     t->path ? t->path : "/", bracket ? "[" : "", host, bracket ? "]" : "", port);
+	if (n < 0)
+		abort();
+	probe->request_len = (size_t)n;
+}
+
+/* Waits for the socket to become ready for what (EV_WRITE: the connect
+ * or the request; EV_READ: the status line), within health_timeout. */
+static void net_wait(struct health_probe *probe, short what)
+{
+	if (probe->io_what == what)
+		return;
+	if (probe->io_what)
+		event_del(&probe->io);
+	event_assign(&probe->io, vigil.base, probe->fd, what | EV_PERSIST, net_on_ready, probe);
+	if (event_add(&probe->io, NULL) < 0)
+		abort();
+	probe->io_what = what;
+	if (!evtimer_pending(&probe->deadline, NULL))
+		probe_arm_deadline(probe);
+}
+
+/* Sends what is left of the request: true when all of it went. A
+ * connect that failed shows here (connected false) with its own errno. */
+static bool http_send_request(struct health_probe *probe)
+{
+	ssize_t n;
+
+	while (probe->sent < probe->request_len) {
+		n = send(probe->fd, probe->request + probe->sent, probe->request_len - probe->sent, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			net_wait(probe, EV_WRITE);
+			return false;
+		}
+		if (n < 0) {
+			net_fail_errno(probe->h, probe->connected ? "read" : "connect", errno);
+			return false;
+		}
+		probe->connected = true;
+		probe->sent += (size_t)n;
+	}
+	return true;
+}
+
+/* A status line that came in parts is kept until its end comes (the
+ * buffer for it is allocated the first time one does: the whole line
+ * usually comes at once, and thousands of probes need not hold one). */
+static void http_keep_partial(struct health_probe *probe, const char *buf, size_t n)
+{
+	if (!probe->partial && !(probe->partial = malloc(HEALTH_STATUS_LINE_MAX)))
+		abort();
+	memcpy(probe->partial, buf, n);
+	probe->got = n;
+}
+
+/* The status line, once it is all in: bounded by the buffer, the rest
+ * (headers, body) is never read. */
+static void http_read_status(struct health_probe *probe)
+{
+	char buf[HEALTH_STATUS_LINE_MAX + 1], msg[64], *eol;
+	size_t have = probe->got;
+	ssize_t n;
 	int code;
 
-	line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF);
-	if (!line) {
-		/* the read watermark stops reading here: nothing more is taken */
-		if (evbuffer_get_length(in) >= HEALTH_STATUS_LINE_MAX)
-			health_verdict(probe->h, false, "bad response: no HTTP status line");
+	if (have)
+		memcpy(buf, probe->partial, have);
+	do
+		n = recv(probe->fd, buf + have, HEALTH_STATUS_LINE_MAX - have, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
 		return;
+	if (n < 0)
+		return net_fail_errno(probe->h, "read", errno);
+	if (n == 0)
+		return health_verdict(probe->h, false, "connection closed without a response");
+	eol = memchr(buf + have, '\n', (size_t)n);
+	have += (size_t)n;
+	if (!eol) {
+		if (have >= HEALTH_STATUS_LINE_MAX)
+			return health_verdict(probe->h, false, "bad response: no HTTP status line");
+		return http_keep_partial(probe, buf, have);
 	}
-	code = http_status_code(line);
-	free(line);
+	if (eol > buf && eol[-1] == '\r')
+		eol--;
+	*eol = '\0';
+	code = http_status_code(buf);
 	if (code < 0)
 		return health_verdict(probe->h, false, "bad response: no HTTP status line");
 	if (code >= 200 && code < 400)
@@ -168,65 +309,69 @@ static void http_on_read(struct bufferevent *bev, void *arg)
 	health_verdict(probe->h, false, msg);
 }
 
-/* The Host: header names the port unless it is HTTP's own */
-static void http_send_request(struct health_probe *probe)
+/* The connect is done (ok) or failed (err): tcp has its verdict, http
+ * sends its request and waits for the answer */
+static void net_connected(struct health_probe *probe, int err)
 {
-	const struct health_target *t = &probe->h->target;
-	const char *host = t->host ? t->host : "localhost";
-	bool bracket = strchr(host, ':') && host[0] != '[';
-	char port[16] = "";
-
-	if (t->port != 80)
-		snprintf(port, sizeof(port), ":%d", t->port);
-	evbuffer_add_printf(bufferevent_get_output(probe->bev),
-			    "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: vigild-health-check\r\n"
-			    "Accept: */*\r\nConnection: close\r\n\r\n",
-			    t->path ? t->path : "/", bracket ? "[" : "", host, bracket ? "]" : "", port);
-	bufferevent_setwatermark(probe->bev, EV_READ, 0, HEALTH_STATUS_LINE_MAX);
-	bufferevent_enable(probe->bev, EV_READ);
+	if (err)
+		return net_fail_errno(probe->h, "connect", err);
+	probe->connected = true;
+	if (probe->h->target.kind == HEALTH_TCP)
+		return health_verdict(probe->h, true, NULL);
+	if (http_send_request(probe))
+		net_wait(probe, EV_READ);
 }
 
-static void net_on_event(struct bufferevent *bev, short what, void *arg)
+static int socket_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+static void net_on_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct health_probe *probe = arg;
-	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		probe->connected = true;
-		if (probe->h->target.kind == HEALTH_TCP)
-			return health_verdict(probe->h, true, NULL);
-		return http_send_request(probe);
-	}
-	if (what & BEV_EVENT_ERROR)
-		return net_fail_errno(probe->h, probe->connected ? "read" : "connect", err);
-	health_verdict(probe->h, false, "connection closed without a response");
+	(void)what;
+	if (probe->io_what == EV_READ)
+		return http_read_status(probe);
+	if (!probe->connected)
+		return net_connected(probe, socket_error(fd));
+	if (http_send_request(probe))
+		net_wait(probe, EV_READ);
 }
 
+/* A connect to a local listener is done by the time connect() returns
+ * (the handshake runs in this call): then the check goes on without the
+ * event loop, in a few system calls (no epoll_ctl, no getsockopt). An
+ * http check sends its request at once: the send says whether the
+ * connect is done (EAGAIN: not yet). */
 static void net_probe_start(struct health_probe *probe)
 {
 	const struct health_target *t = &probe->h->target;
+	struct pollfd pfd;
 	int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return net_fail_errno(probe->h, "socket", errno);
-	/* connect here, not in bufferevent_socket_connect, to see its errno
-	 * when it fails at once (a refusal on a local address may) */
-	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
-		int err = errno;
-
-		close(fd);
-		return net_fail_errno(probe->h, "connect", err);
+	probe->fd = fd;
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS)
+		return net_fail_errno(probe->h, "connect", errno);
+	if (t->kind == HEALTH_HTTP) {
+		if (!probe->request)
+			http_build_request(probe);
+		if (http_send_request(probe))
+			net_wait(probe, EV_READ);
+		return;
 	}
-	probe->bev = bufferevent_socket_new(vigil.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!probe->bev) {
-		close(fd);
-		return health_verdict(probe->h, false, "out of memory");
-	}
-	bufferevent_setcb(probe->bev, http_on_read, NULL, net_on_event, probe);
-	/* no address: the socket is connecting, the bufferevent waits for it */
-	if (bufferevent_socket_connect(probe->bev, NULL, 0) < 0)
-		net_fail_errno(probe->h, "connect", errno);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, 0) <= 0)
+		return net_wait(probe, EV_WRITE);
+	net_connected(probe, pfd.revents & (POLLERR | POLLHUP) ? socket_error(fd) : 0);
 }
 
 /* ---------------------------------------------------------------- exec */
@@ -364,7 +509,7 @@ bool health_child_exited(pid_t pid, int wait_status)
 	/* what it left in its group dies with it, and lets go of the pipe */
 	kill(-pid, SIGKILL);
 	if (!probe->h) {
-		free(probe); /* abandoned: its check ended already */
+		probe_free(probe); /* abandoned: its check ended already */
 		return true;
 	}
 	probe->exited = true;
@@ -374,7 +519,7 @@ bool health_child_exited(pid_t pid, int wait_status)
 	} else {
 		struct timeval grace = { 0, HEALTH_EXIT_GRACE_USEC };
 
-		evtimer_add(probe->deadline, &grace);
+		evtimer_add(&probe->deadline, &grace);
 	}
 	return true;
 }
@@ -393,51 +538,87 @@ static void probe_on_deadline(evutil_socket_t fd, short what, void *arg)
 		health_timed_out(probe->h);
 }
 
-/* The check is over: a probe still running is killed and left for the
- * reaper (see health_child_exited); anything else is freed. */
+static void probe_arm_deadline(struct health_probe *probe)
+{
+	struct timeval tv = health_timeval((*probe->h->cfg)->health_timeout);
+
+	if (evtimer_add(&probe->deadline, &tv) < 0)
+		abort();
+}
+
+/* The check is over. A net probe is kept for the process's next check;
+ * an exec probe still running is killed and left for the reaper (see
+ * health_child_exited); any other is freed. */
 static void probe_release(struct health_probe *probe)
 {
-	if (probe->bev)
-		bufferevent_free(probe->bev);
-	event_free(probe->deadline);
+	event_del(&probe->deadline);
+	if (!probe->exec) {
+		if (probe->io_what)
+			event_del(&probe->io);
+		probe->io_what = 0;
+		if (probe->fd >= 0)
+			close(probe->fd);
+		probe->fd = -1;
+		return;
+	}
 	exec_close_pipe(probe);
 	if (probe->pid > 0 && !probe->exited) {
 		kill(-probe->pid, SIGKILL);
 		probe->h = NULL;
 		return;
 	}
-	free(probe);
+	probe_free(probe);
+}
+
+static struct health_probe *probe_new(struct health *h, bool exec)
+{
+	struct health_probe *probe = calloc(1, sizeof(*probe));
+
+	if (!probe)
+		abort();
+	probe->h = h;
+	probe->exec = exec;
+	evtimer_assign(&probe->deadline, vigil.base, probe_on_deadline, probe);
+	if (!exec) {
+		probe->fd = -1;
+		return probe;
+	}
+	probe->pipe_fd = -1;
+	/* apart: the net probes, kept by thousands, need not hold them */
+	if (!(probe->line = calloc(2, HEALTH_LINE_MAX)))
+		abort();
+	probe->last = probe->line + HEALTH_LINE_MAX;
+	return probe;
 }
 
 static void health_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct health *h = arg;
-	struct health_probe *probe;
-	int64_t timeout = (*h->cfg)->health_timeout;
-	struct timeval tv = { .tv_sec = timeout / USEC_PER_SEC, .tv_usec = timeout % USEC_PER_SEC };
 
 	(void)fd;
 	(void)what;
-	if (!(probe = calloc(1, sizeof(*probe))))
-		abort();
-	probe->h = h;
-	probe->pipe_fd = -1;
-	probe->deadline = evtimer_new(vigil.base, probe_on_deadline, probe);
-	if (!probe->deadline || evtimer_add(probe->deadline, &tv) < 0)
-		abort();
-	h->probe = probe;
 	log_debug("%s: health check", h->name);
-	if (h->target_error)
-		health_verdict(h, false, h->target_error);
-	else if (h->target.kind == HEALTH_EXEC)
-		exec_probe_start(probe);
-	else
-		net_probe_start(probe);
+	if (h->target_error || h->target.kind == HEALTH_EXEC) {
+		h->probe = probe_new(h, true);
+		probe_arm_deadline(h->probe);
+		if (h->target_error)
+			health_verdict(h, false, h->target_error);
+		else
+			exec_probe_start(h->probe);
+		return;
+	}
+	if (!h->net_probe)
+		h->net_probe = probe_new(h, false);
+	h->probe = h->net_probe;
+	h->probe->connected = false;
+	h->probe->sent = h->probe->got = 0;
+	/* the deadline is armed only if the check has to wait */
+	net_probe_start(h->probe);
 }
 
 static void health_schedule(struct health *h, int64_t usec)
 {
-	struct timeval tv = { .tv_sec = usec / USEC_PER_SEC, .tv_usec = usec % USEC_PER_SEC };
+	struct timeval tv = health_timeval(usec);
 
 	evtimer_add(h->timer, &tv);
 }
@@ -578,4 +759,10 @@ void health_free(struct health *h)
 	h->last_error = NULL;
 	free(h->target_error);
 	h->target_error = NULL;
+	if (h->net_probe) {
+		free(h->net_probe->request);
+		free(h->net_probe->partial);
+		free(h->net_probe);
+	}
+	h->net_probe = NULL;
 }

@@ -36,7 +36,8 @@ struct health {
 	int64_t spawned_at;		    /* of the process being checked */
 	bool active;			    /* between health_begin and health_end */
 	struct event *timer;
-	struct health_probe *probe;
+	struct health_probe *probe;	    /* the check in flight; NULL: none */
+	struct health_probe *net_probe;	    /* http, tcp: kept from check to check (no allocation each) */
 	void *owner;
 	const char *name; /* for log lines: "web: health check failed: HTTP 500" */
 	char *target_error; /* check_text no longer parses: every check fails with this */

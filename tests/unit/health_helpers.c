@@ -190,6 +190,7 @@ void http_server_start(struct http_server *s, int code)
 struct raw_conn {
 	struct raw_server *s;
 	struct event *ev;
+	size_t dripped;
 };
 
 static void raw_conn_close(struct raw_conn *c)
@@ -200,6 +201,17 @@ static void raw_conn_close(struct raw_conn *c)
 	free(c);
 }
 
+/* One byte per loop turn: the client sees the answer in parts */
+static void raw_on_drip(evutil_socket_t fd, short what, void *arg)
+{
+	struct raw_conn *c = arg;
+
+	(void)what;
+	if (!c->s->drip[c->dripped] || send(fd, c->s->drip + c->dripped, 1, MSG_NOSIGNAL) != 1)
+		return raw_conn_close(c);
+	c->dripped++;
+}
+
 static void raw_on_data(evutil_socket_t fd, short what, void *arg)
 {
 	struct raw_conn *c = arg;
@@ -207,6 +219,12 @@ static void raw_on_data(evutil_socket_t fd, short what, void *arg)
 	ssize_t n = read(fd, buf, sizeof(buf));
 
 	(void)what;
+	if (n > 0 && c->s->mode == RAW_DRIP) {
+		event_free(c->ev);
+		c->ev = event_new(vigil.base, fd, EV_WRITE | EV_PERSIST, raw_on_drip, c);
+		event_add(c->ev, NULL);
+		return;
+	}
 	if (n <= 0 || c->s->mode == RAW_CLOSE)
 		return raw_conn_close(c);
 	if (c->s->mode == RAW_BABBLE) {

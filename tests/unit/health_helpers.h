@@ -74,12 +74,14 @@ struct http_server {
 };
 void http_server_start(struct http_server *s, int code);
 
-/* Raw connections: accepted and read, then answered by mode. */
-enum raw_mode { RAW_HANG, RAW_BABBLE, RAW_CLOSE };
+/* Raw connections: accepted and read, then answered by mode (RAW_DRIP:
+ * drip, one byte per loop turn, then closed). */
+enum raw_mode { RAW_HANG, RAW_BABBLE, RAW_CLOSE, RAW_DRIP };
 
 struct raw_server {
 	int fd, port;
 	enum raw_mode mode;
+	const char *drip;
 	struct event *accept_event;
 	int open, max_open, accepted;
 };

@@ -3,11 +3,14 @@
  * start period and recovery, and health_end at any point. Every wait is
  * a loop run until a condition holds, with a deadline. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/http.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "health_helpers.h"
@@ -112,6 +115,76 @@ static void test_http_bad_answers(void **state)
 		health_begin(&o->h, now_usec());
 		next_verdict(o);
 		assert_true(last_error_is(o, cases[i].error));
+		owner_free(o);
+		raw_server_stop(&s);
+	}
+}
+
+/* A status line that comes a byte at a time is put together (and one
+ * longer than the limit still fails when it comes in parts). */
+static void test_http_status_line_in_parts(void **state)
+{
+	static char long_line[1100];
+	static const struct {
+		const char *answer, *error;
+	} cases[] = { { "HTTP/1.1 204 No Content\r\n\r\n", NULL },
+		      { "HTTP/1.0 503 Busy\nRetry-After: 1\n\n", "HTTP 503" },
+		      { long_line, "bad response: no HTTP status line" } };
+
+	(void)state;
+	memset(long_line, 'x', sizeof(long_line) - 1);
+	memcpy(long_line, "HTTP/1.1 200 ", 13);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct owner *o = owner_new();
+		struct raw_server s;
+		struct health_target t;
+
+		raw_server_start(&s, RAW_DRIP);
+		s.drip = cases[i].answer;
+		t = net_target(HEALTH_HTTP, s.port, "/");
+		owner_check(o, &t);
+		health_begin(&o->h, now_usec());
+		next_verdict(o);
+		if (cases[i].error)
+			assert_true(last_error_is(o, cases[i].error));
+		else
+			assert_int_equal(o->h.passed, 1);
+		owner_free(o);
+		raw_server_stop(&s);
+	}
+}
+
+/* A connect the listener does not finish at once (its accept queue is
+ * full: the SYN is dropped and sent again a second later) is waited for
+ * on the loop, for tcp as for http, which then sends its request. */
+static void test_connect_finished_later(void **state)
+{
+	static const enum health_kind kinds[] = { HEALTH_TCP, HEALTH_HTTP };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct owner *o = owner_new();
+		struct raw_server s;
+		struct health_target t;
+		int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		raw_server_start(&s, RAW_DRIP);
+		s.drip = "HTTP/1.1 200 OK\r\n\r\n";
+		event_del(s.accept_event);
+		assert_int_equal(listen(s.fd, 0), 0); /* room for one: the filler */
+		sin.sin_port = htons(s.port);
+		assert_int_equal(connect(filler, (struct sockaddr *)&sin, sizeof(sin)), 0);
+		o->cfg.health_timeout = MSEC(5000);
+		t = net_target(kinds[i], s.port, "/");
+		owner_check(o, &t);
+		health_begin(&o->h, now_usec());
+		RUN_UNTIL(o->h.probe != NULL);
+		assert_int_equal(checks(o), 0); /* waiting for the connect */
+		event_add(s.accept_event, NULL);
+		close(filler);
+		next_verdict(o);
+		assert_int_equal(o->h.passed, 1);
 		owner_free(o);
 		raw_server_stop(&s);
 	}
@@ -361,6 +434,8 @@ int main(void)
 		cmocka_unit_test(test_http_status_codes),
 		cmocka_unit_test(test_http_body_is_not_read),
 		cmocka_unit_test(test_http_bad_answers),
+		cmocka_unit_test(test_http_status_line_in_parts),
+		cmocka_unit_test(test_connect_finished_later),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_http_timeout_one_at_a_time),
 		cmocka_unit_test(test_tcp_connects_and_closes),
