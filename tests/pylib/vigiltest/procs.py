@@ -94,6 +94,15 @@ def _read_cmdline(pid):
         return None
 
 
+PF_KTHREAD = 0x00200000
+
+
+def _in_execve(pid):
+    """Alive, not a zombie and not a kernel thread (which has no argv)."""
+    rest = _stat_fields(pid)
+    return rest is not None and rest[0] not in ("Z", "X") and not int(rest[6]) & PF_KTHREAD
+
+
 def cmdline(pid):
     """pid's argv, [] for a zombie, None when it is gone. A process vigild
     has just spawned may still be inside execve: vigild resumes once the
@@ -101,7 +110,7 @@ def cmdline(pid):
     the new argv, and /proc shows it empty meanwhile; that is waited out."""
     argv = _read_cmdline(pid)
     deadline = time.monotonic() + 2
-    while argv == [] and pid_alive(pid) and time.monotonic() < deadline:
+    while argv == [] and _in_execve(pid) and time.monotonic() < deadline:
         time.sleep(0.001)
         argv = _read_cmdline(pid)
     return argv
