@@ -14,6 +14,14 @@
 #include "pidmap.h"
 #include "program.h"
 
+/* A reading of a process's figures serves every request for this long:
+ * reading them costs 10-15 us a process (three files opened, read and
+ * closed in the cgroup and /proc), 10-15 ms of vigild's time for a list
+ * of 1000, and `vigilctl start all` polls that list every 20 ms while it
+ * waits. A CPU share over less than this would be mostly noise anyway
+ * (/proc/PID/stat counts in 10 ms ticks). */
+#define PROC_STAT_REUSE_USEC (USEC_PER_SEC / 2)
+
 /* The previous sample of a process. */
 struct sample {
 	pid_t pid;
@@ -26,6 +34,8 @@ struct sample {
 	int64_t prev_at;
 	double prev_percent;	/* for a request in the same microsecond */
 	unsigned seen;		/* the batch that last sampled it */
+	int64_t read_at;	/* when last read: within PROC_STAT_REUSE_USEC */
+	struct proc_usage last; /* that reading serves a request */
 	struct sample *next;
 };
 
@@ -309,10 +319,16 @@ void proc_stat_sample(struct proc_stat_batch *b, const struct proc *p, int64_t n
 	if (!p->pid || proc_fd() < 0 || !(s = sample_of(p, &fresh, &usec)))
 		return;
 	s->seen = ps.batch;
+	if (!fresh && now >= s->read_at && now - s->read_at < PROC_STAT_REUSE_USEC) {
+		*u = s->last;
+		return;
+	}
 	if (!fresh && sample_cpu(s, p, &usec) < 0)
 		return; /* it ended: no figures */
 	usage_cpu(s, p, now, advance, usec, u);
 	usage_rss(b, p, u);
+	s->read_at = now;
+	s->last = *u;
 }
 
 void proc_stat_batch_begin(struct proc_stat_batch *b)

@@ -16,7 +16,8 @@
  * cpu_percent (100 = one core busy) is over the time since the previous
  * sample that advanced it, or over the process's life for the first.
  * The previous sample of each process is kept here, keyed by pid and
- * checked against the process's start time. */
+ * checked against the process's start time. A reading serves the
+ * requests of the next half second (see PROC_STAT_REUSE_USEC). */
 #ifndef VIGIL_PROC_STAT_H
 #define VIGIL_PROC_STAT_H
 
