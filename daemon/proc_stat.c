@@ -306,6 +306,8 @@ static void usage_rss(struct proc_stat_batch *b, const struct proc *p, struct pr
 		u->rss_known = true;
 	else if ((u->rss_bytes = session_rss(b, p->pgid ? p->pgid : p->pid)) > 0)
 		u->rss_known = true;
+	else /* not a session leader (it was not spawned by vigild): itself */
+		u->rss_known = statm_resident_bytes(p->pid, &u->rss_bytes) == 0;
 }
 
 void proc_stat_sample(struct proc_stat_batch *b, const struct proc *p, int64_t now, bool advance,
