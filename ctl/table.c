@@ -12,11 +12,11 @@
 /* of a health check's last error in the HEALTH column; the rest is in --json */
 #define HEALTH_ERROR_MAX 40
 
-enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST_EXIT, COL_HEARTBEAT, COL_HEALTH, COL_STATUS,
-       COLS };
+enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_CPU, COL_MEM, COL_RESTARTS, COL_LAST_EXIT, COL_HEARTBEAT,
+       COL_HEALTH, COL_STATUS, COLS };
 
-static const char *const headers[COLS] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT", "HEARTBEAT",
-					   "HEALTH", "STATUS" };
+static const char *const headers[COLS] = { "NAME", "STATE", "PID", "UPTIME", "CPU%", "MEM", "RESTARTS", "LAST-EXIT",
+					   "HEARTBEAT", "HEALTH", "STATUS" };
 
 static void format_uptime(char *buf, size_t len, json_t *proc)
 {
@@ -38,6 +38,45 @@ static void format_uptime(char *buf, size_t len, json_t *proc)
 		snprintf(buf, len, "%ldh%02ldm", t / 3600, t % 3600 / 60);
 	else
 		snprintf(buf, len, "%ldd%02ldh", t / 86400, t % 86400 / 3600);
+}
+
+/* "0.0", "12.5", "250" (past 100: several cores, no tenths); "-" when
+ * vigild sent none (no process runs, or it could not be read). */
+static void format_cpu(char *buf, size_t len, json_t *proc)
+{
+	json_t *cpu = json_object_get(proc, "cpu_percent");
+	double v = json_number_value(cpu);
+
+	if (!json_is_number(cpu) || !(v >= 0 && v < 1e9))
+		snprintf(buf, len, "-");
+	else if (v < 100)
+		snprintf(buf, len, "%.1f", v);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+/* As ls -h and ps do: "812K", "12.5M", "1.2G" (a tenth below 100 of a unit); bytes below 1 KiB. */
+static void format_mem(char *buf, size_t len, json_t *proc)
+{
+	static const char units[] = "KMGTPE";
+	json_t *rss = json_object_get(proc, "rss_bytes");
+	double v = (double)json_integer_value(rss);
+	int unit = -1;
+
+	if (!json_is_integer(rss) || json_integer_value(rss) < 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	while (v >= 1024 && unit < (int)sizeof(units) - 2) {
+		v /= 1024;
+		unit++;
+	}
+	if (unit < 0)
+		snprintf(buf, len, "%lldB", json_integer_value(rss));
+	else if (v < 100)
+		snprintf(buf, len, "%.1f%c", v, units[unit]);
+	else
+		snprintf(buf, len, "%.0f%c", v, units[unit]);
 }
 
 static void format_last_exit(char *buf, size_t len, json_t *proc)
@@ -159,6 +198,10 @@ static void table_add_row(struct table *t, size_t row, json_t *proc)
 	table_add(t, row, COL_PID, cell);
 	format_uptime(cell, sizeof(cell), proc);
 	table_add(t, row, COL_UPTIME, cell);
+	format_cpu(cell, sizeof(cell), proc);
+	table_add(t, row, COL_CPU, cell);
+	format_mem(cell, sizeof(cell), proc);
+	table_add(t, row, COL_MEM, cell);
 	snprintf(cell, sizeof(cell), "%lld", json_integer_value(json_object_get(proc, "restarts")));
 	table_add(t, row, COL_RESTARTS, cell);
 	format_last_exit(cell, sizeof(cell), proc);

@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "parse.h"
+#include "proc_stat.h"
 #include "program.h"
+#include "vigild.h"
 
 /* Text from programs (STATUS=) or paths need not be UTF-8; JSON must be. */
 json_t *text_or_null(const char *s)
@@ -259,9 +261,34 @@ static void writer_bool(struct json_writer *w, bool v)
 		writer_lit(w, "false");
 }
 
+/* To a tenth of a percent, as the exact decimal ("12.3"), which reads
+ * back as the double nearest tenths / 10, as writer_seconds does. */
+static void writer_percent(struct json_writer *w, double percent)
+{
+	long long tenths = percent < 1e15 ? (long long)(percent * 10 + 0.5) : (long long)1e16;
+	char frac[2] = { '.', (char)('0' + tenths % 10) };
+
+	writer_int(w, tenths / 10);
+	writer_put(w, frac, 2);
+}
+
+static void writer_usage(struct json_writer *w, const struct proc_usage *u)
+{
+	writer_lit(w, ",\"cpu_percent\":");
+	if (u->cpu_known)
+		writer_percent(w, u->cpu_percent);
+	else
+		writer_lit(w, "null");
+	writer_lit(w, ",\"rss_bytes\":");
+	if (u->rss_known)
+		writer_int(w, (long long)u->rss_bytes);
+	else
+		writer_lit(w, "null");
+}
+
 /* The fields in the order of DESIGN.md's "ctl protocol", then type and
  * completed (which vigilctl needs to judge a oneshot). */
-static void writer_proc(struct json_writer *w, const struct proc *p, int64_t now)
+static void writer_proc(struct json_writer *w, const struct proc *p, const struct proc_usage *u, int64_t now)
 {
 	const struct program_config *pc = p->cfg;
 
@@ -296,6 +323,7 @@ static void writer_proc(struct json_writer *w, const struct proc *p, int64_t now
 	writer_requires(w, p);
 	writer_lit(w, ",\"health\":");
 	writer_health(w, &p->health, now);
+	writer_usage(w, u);
 	writer_lit(w, ",\"type\":");
 	writer_text(w, program_type_name(pc->type));
 	writer_lit(w, ",\"completed\":");
@@ -309,21 +337,32 @@ static void writer_proc(struct json_writer *w, const struct proc *p, int64_t now
 void proc_write_json(struct evbuffer *out, const struct proc *p, int64_t now)
 {
 	struct json_writer w = { .out = out };
+	struct proc_stat_batch batch;
+	struct proc_usage usage;
 
-	writer_proc(&w, p, now);
+	proc_stat_batch_begin(&batch);
+	proc_stat_sample(&batch, p, now, true, &usage);
+	proc_stat_batch_end(&batch, false);
+	writer_proc(&w, p, &usage, now);
 	writer_flush(&w);
 }
 
 void procs_write_json(struct evbuffer *out, struct proc *const *procs, size_t n, int64_t now)
 {
 	struct json_writer w = { .out = out };
+	struct proc_stat_batch batch;
+	struct proc_usage usage;
 
+	proc_stat_batch_begin(&batch);
 	writer_lit(&w, "{\"programs\": [");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			writer_lit(&w, ", ");
-		writer_proc(&w, procs[i], now);
+		proc_stat_sample(&batch, procs[i], now, true, &usage);
+		writer_proc(&w, procs[i], &usage, now);
 	}
 	writer_lit(&w, "]}\n");
 	writer_flush(&w);
+	/* the whole list: a sample of a pid it did not name is of a process gone */
+	proc_stat_batch_end(&batch, procs == vigil.procs && n == vigil.nprocs);
 }

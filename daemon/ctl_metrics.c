@@ -1,10 +1,12 @@
 #include "ctl_metrics.h"
 
 #include <event2/buffer.h>
+#include <stdlib.h>
 
 #include "parse.h"
 #include "ctl_conn.h"
 #include "notify.h"
+#include "proc_stat.h"
 #include "program.h"
 #include "vigild.h"
 
@@ -30,6 +32,37 @@ static void ctl_metrics_write_health(struct evbuffer *buf)
 					    p->name, (unsigned long long)p->health.passed, p->name,
 					    (unsigned long long)p->health.failed);
 	}
+}
+
+/* Read as a status request reads them, but a scrape does not restart the
+ * interval of the next status's cpu_percent: Prometheus takes rates of
+ * the counter itself. Only running processes have these series. */
+static void ctl_metrics_write_usage(struct evbuffer *buf, int64_t now)
+{
+	struct proc_stat_batch batch;
+	struct proc_usage *usage = calloc(vigil.nprocs + 1, sizeof(*usage));
+
+	if (!usage)
+		return;
+	proc_stat_batch_begin(&batch);
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		proc_stat_sample(&batch, vigil.procs[i], now, false, &usage[i]);
+	proc_stat_batch_end(&batch, true);
+	evbuffer_add_printf(buf, "# HELP vigil_process_cpu_seconds_total CPU time of the process and its descendants "
+				 "(its cgroup) since it started.\n"
+				 "# TYPE vigil_process_cpu_seconds_total counter\n");
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		if (usage[i].cpu_known)
+			evbuffer_add_printf(buf, "vigil_process_cpu_seconds_total{name=\"%s\"} %.6f\n", vigil.procs[i]->name,
+					    (double)usage[i].cpu_usec / USEC_PER_SEC);
+	evbuffer_add_printf(buf, "# HELP vigil_process_resident_memory_bytes Resident memory of the process and its "
+				 "descendants (its cgroup).\n"
+				 "# TYPE vigil_process_resident_memory_bytes gauge\n");
+	for (size_t i = 0; i < vigil.nprocs; i++)
+		if (usage[i].rss_known)
+			evbuffer_add_printf(buf, "vigil_process_resident_memory_bytes{name=\"%s\"} %llu\n",
+					    vigil.procs[i]->name, (unsigned long long)usage[i].rss_bytes);
+	free(usage);
 }
 
 void ctl_metrics_write(struct evbuffer *buf, int64_t now)
@@ -85,4 +118,5 @@ void ctl_metrics_write(struct evbuffer *buf, int64_t now)
 		evbuffer_add_printf(buf, "vigil_process_uptime_seconds{name=\"%s\"} %.3f\n", p->name,
 				    p->pid ? (double)(now - p->started_at) / USEC_PER_SEC : 0.0);
 	}
+	ctl_metrics_write_usage(buf, now);
 }

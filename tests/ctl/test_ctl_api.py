@@ -9,8 +9,8 @@ import subprocess
 from vigiltest import STATES, W, exec_fails_at_run_time, http, pid_gone, raw_http, read_lines, wait_for
 
 P_KEYS = {"name", "program", "instance", "state", "pid", "uptime_s", "restarts", "last_exit",
-          "heartbeat", "status", "daemon", "bind_to", "requires", "health", "type", "completed",
-          "output_lost_bytes"}
+          "heartbeat", "status", "daemon", "bind_to", "requires", "health", "cpu_percent", "rss_bytes", "type",
+          "completed", "output_lost_bytes"}
 
 
 def is_int(x):

@@ -318,7 +318,7 @@ def test_health_column(fake):
     r = ctl(fake, "status")
     assert r.returncode == 0, r.stderr
     names, rows = columns(r.stdout)
-    assert names == ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT", "HEARTBEAT", "HEALTH", "STATUS"]
+    assert names == ["NAME", "STATE", "PID", "UPTIME", "CPU%", "MEM", "RESTARTS", "LAST-EXIT", "HEARTBEAT", "HEALTH", "STATUS"]
     assert rows["plain"]["HEALTH"] == "-"
     assert rows["fresh"]["HEALTH"] == "starting"
     assert rows["good"]["HEALTH"] == "healthy"

@@ -7,7 +7,10 @@
  * are exact decimals instead of %.17g (test_seconds_*), and measured
  * times rounded to the millisecond (test_ages_*). A field added to
  * the writer belongs in reference_proc too; the fields of issue 8
- * (requires, health, type, completed) are also checked key by key. */
+ * (requires, health, type, completed) are also checked key by key.
+ * cpu_percent and rss_bytes are read from /proc (proc_stat.c): the
+ * reference reads them first, and the writer, asking at the same `now`,
+ * gets that very reading (one serves the requests of half a second). */
 #define _GNU_SOURCE
 #include <event2/buffer.h>
 #include <limits.h>
@@ -18,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
 #include "ctl_json.h"
 #include "parse.h"
+#include "proc_stat.h"
 #include "program.h"
 
 #define CAUSE_COUNT (CAUSE_STOPPED + 1)
@@ -92,11 +97,22 @@ static json_t *reference_health(const struct health *h, int64_t now)
 			 "last_error", text_or_null(h->last_error));
 }
 
+/* To the tenth, as a real */
+static json_t *reference_percent(const struct proc_usage *u)
+{
+	return u->cpu_known ? json_real((double)(long long)(u->cpu_percent * 10 + 0.5) / 10) : json_null();
+}
+
 static json_t *reference_proc(const struct proc *p, int64_t now)
 {
 	const struct program_config *pc = p->cfg;
+	struct proc_stat_batch batch;
+	struct proc_usage u;
 
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:s, s:b, s:I}",
+	proc_stat_batch_begin(&batch);
+	proc_stat_sample(&batch, p, now, true, &u);
+	proc_stat_batch_end(&batch, false);
+	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:s, s:b, s:I}",
 			 "name", p->name,
 			 "program", pc->name,
 			 "instance", p->instance,
@@ -111,6 +127,8 @@ static json_t *reference_proc(const struct proc *p, int64_t now)
 			 "bind_to", pc->bind_to ? json_string(pc->bind_to) : json_null(),
 			 "requires", reference_requires(p),
 			 "health", reference_health(&p->health, now),
+			 "cpu_percent", reference_percent(&u),
+			 "rss_bytes", u.rss_known ? json_integer((json_int_t)u.rss_bytes) : json_null(),
 			 "type", program_type_name(pc->type),
 			 "completed", p->completed,
 			 "output_lost_bytes", (json_int_t)p->output.lost_bytes);
@@ -551,6 +569,39 @@ static void test_random_processes(void **state)
 	}
 }
 
+/* A process that runs (this test) has figures; one that does not run,
+ * or is gone (no pid above PID_MAX_LIMIT is ever used), has nulls. */
+static void test_cpu_and_memory(void **state)
+{
+	struct fixture f;
+	json_t *j;
+
+	(void)state;
+	fixture_init(&f, "me");
+	f.p.state = STATE_RUNNING;
+	f.p.pid = getpid();
+	f.p.started_at = 1;
+	assert_proc_matches(&f.p, 3 * USEC_PER_SEC);
+	j = parsed_proc(&f.p, 3 * USEC_PER_SEC);
+	assert_true(json_is_real(json_object_get(j, "cpu_percent")));
+	assert_true(json_real_value(json_object_get(j, "cpu_percent")) >= 0);
+	assert_true(json_integer_value(json_object_get(j, "rss_bytes")) > 1 << 20);
+	json_decref(j);
+
+	f.p.pid = 4194304 + 1;
+	assert_proc_matches(&f.p, 3 * USEC_PER_SEC);
+	j = parsed_proc(&f.p, 3 * USEC_PER_SEC);
+	assert_true(json_is_null(json_object_get(j, "cpu_percent")));
+	assert_true(json_is_null(json_object_get(j, "rss_bytes")));
+	json_decref(j);
+
+	fixture_init(&f, "stopped");
+	j = parsed_proc(&f.p, 3 * USEC_PER_SEC);
+	assert_true(json_is_null(json_object_get(j, "cpu_percent")));
+	assert_true(json_is_null(json_object_get(j, "rss_bytes")));
+	json_decref(j);
+}
+
 /* The list: {"programs": [A, B, ...]}\n with ", " between the objects,
  * as before, for none, one and enough to flush the writer many times. */
 static void test_process_list(void **state)
@@ -719,6 +770,7 @@ int main(void)
 		cmocka_unit_test(test_waiting_and_oneshot),
 		cmocka_unit_test(test_random_processes),
 		cmocka_unit_test(test_process_list),
+		cmocka_unit_test(test_cpu_and_memory),
 		cmocka_unit_test(test_seconds_are_exact_decimals),
 		cmocka_unit_test(test_ages_are_rounded_to_the_millisecond),
 		cmocka_unit_test(test_seconds_read_back_as_the_same_double),
