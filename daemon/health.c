@@ -1,6 +1,6 @@
 /* One probe at a time per process, on vigild's loop. A check is a
  * struct health_probe with a deadline (health_timeout): http and tcp
- * connect a new non-blocking socket each time (http then sends a GET and
+ * connect a new non-blocking socket each time (health_net.c: http then sends a GET and
  * reads the status line alone, never the body) with one event of the
  * probe, which the process keeps from check to check: thousands of
  * checks a second cost no allocation; exec runs the command through the
@@ -15,6 +15,7 @@
  * so health_child_exited still recognises it. */
 #define _GNU_SOURCE
 #include "health.h"
+#include "health_impl.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -35,45 +36,6 @@
 #include "pidmap.h"
 #include "vigild.h"
 
-/* http: a status line longer than this is not one; nothing more is read */
-#define HEALTH_STATUS_LINE_MAX 1024
-/* exec: the last non-empty line is kept, cut at this many bytes */
-#define HEALTH_LINE_MAX 256
-/* exec: bytes read from the pipe per wakeup, so a chatty probe cannot
- * hold the loop */
-#define HEALTH_PIPE_READ_MAX (64 * 1024)
-/* exec: how long the pipe may stay open after the probe exited (a
- * grandchild that escaped its process group may hold it) */
-#define HEALTH_EXIT_GRACE_USEC (100 * 1000)
-
-struct health_probe {
-	struct health *h;	/* NULL once abandoned (an exec probe not reaped yet) */
-	bool exec;
-	struct event deadline; /* health_timeout; exec after the exit: the grace */
-	union {
-		struct { /* exec: one probe per check, freed once reaped */
-			pid_t pid;
-			int pipe_fd;
-			struct event *pipe_event;
-			bool exited, eof;
-			int wait_status;
-			size_t line_len;
-			char *line; /* HEALTH_LINE_MAX: the line being read */
-			char *last; /* and the last non-empty one, in line's block */
-		};
-		struct { /* http and tcp: one probe per process, reused */
-			int fd;
-			struct event io;
-			short io_what; /* what io waits for; 0: not added */
-			bool connected;
-			char *request; /* http: the GET, built at the first check */
-			size_t request_len, sent;
-			size_t got;   /* bytes of the status line kept in partial */
-			char *partial; /* what came before its end, when it came in parts */
-		};
-	};
-};
-
 static struct health_actions actions;
 
 /* An exec probe's (a net probe's lives as long as its health) */
@@ -85,10 +47,6 @@ static void probe_free(struct health_probe *probe)
 
 static struct pidmap exec_probes; /* pid -> probe, from spawn until reaped */
 
-static void health_verdict(struct health *h, bool pass, const char *error);
-static bool health_skip(struct health *h, const char *during, int err);
-static void net_on_ready(evutil_socket_t fd, short what, void *arg);
-static void probe_arm_deadline(struct health_probe *probe);
 
 void health_set_actions(const struct health_actions *set)
 {
@@ -106,7 +64,7 @@ const char *health_state_name(enum health_state state)
 }
 
 /* 2s, 1.5s, 250ms: as a duration is written in the config */
-static void format_duration(int64_t usec, char *buf, size_t len)
+void format_duration(int64_t usec, char *buf, size_t len)
 {
 	int n;
 
@@ -157,221 +115,13 @@ static struct timeval health_timeval(int64_t usec)
 	return common ? *common : tv;
 }
 
-static void health_timed_out(struct health *h)
+void health_timed_out(struct health *h)
 {
 	char msg[64], when[32];
 
 	format_duration((*h->cfg)->health_timeout, when, sizeof(when));
 	snprintf(msg, sizeof(msg), "timeout after %s", when);
 	health_verdict(h, false, msg);
-}
-
-/* ---------------------------------------------------------------- http and tcp */
-
-static void net_fail_errno(struct health *h, const char *during, int err)
-{
-	char msg[128];
-
-	if (health_skip(h, during, err))
-		return;
-	if (err == ECONNREFUSED)
-		snprintf(msg, sizeof(msg), "connection refused");
-	else if (err == ECONNRESET)
-		snprintf(msg, sizeof(msg), "connection reset");
-	else
-		snprintf(msg, sizeof(msg), "%s: %s", during, strerror(err));
-	health_verdict(h, false, msg);
-}
-
-/* "HTTP/1.1 200 OK" -> 200; -1 when it is not a status line */
-static int http_status_code(const char *line)
-{
-	const char *p = line;
-
-	if (strncmp(p, "HTTP/", 5) != 0)
-		return -1;
-	p += strcspn(p, " ");
-	if (*p != ' ' || p[1] < '1' || p[1] > '9' || p[2] < '0' || p[2] > '9' || p[3] < '0' || p[3] > '9')
-		return -1;
-	if (p[4] != '\0' && p[4] != ' ')
-		return -1;
-	return (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
-}
-
-/* The GET, built once per process (the target does not change); the
- * Host: header names the port unless it is HTTP's own */
-static void http_build_request(struct health_probe *probe)
-{
-	const struct health_target *t = &probe->h->target;
-	const char *host = t->host ? t->host : "localhost";
-	bool bracket = strchr(host, ':') && host[0] != '[';
-	char port[16] = "";
-	int n;
-
-	if (t->port != 80)
-		snprintf(port, sizeof(port), ":%d", t->port);
-	n = asprintf(&probe->request,
-		     "GET %s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: vigild-health-check\r\n"
-		     "Accept: */*\r\nConnection: close\r\n\r\n",
-		     t->path ? t->path : "/", bracket ? "[" : "", host, bracket ? "]" : "", port);
-	if (n < 0)
-		abort();
-	probe->request_len = (size_t)n;
-}
-
-/* Waits for the socket to become ready for what (EV_WRITE: the connect
- * or the request; EV_READ: the status line), within health_timeout. */
-static void net_wait(struct health_probe *probe, short what)
-{
-	if (probe->io_what == what)
-		return;
-	if (probe->io_what)
-		event_del(&probe->io);
-	event_assign(&probe->io, vigil.base, probe->fd, what | EV_PERSIST, net_on_ready, probe);
-	if (event_add(&probe->io, NULL) < 0)
-		abort();
-	probe->io_what = what;
-	if (!evtimer_pending(&probe->deadline, NULL))
-		probe_arm_deadline(probe);
-}
-
-/* Sends what is left of the request: true when all of it went. A
- * connect that failed shows here (connected false) with its own errno. */
-static bool http_send_request(struct health_probe *probe)
-{
-	ssize_t n;
-
-	while (probe->sent < probe->request_len) {
-		n = send(probe->fd, probe->request + probe->sent, probe->request_len - probe->sent, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			net_wait(probe, EV_WRITE);
-			return false;
-		}
-		if (n < 0) {
-			net_fail_errno(probe->h, probe->connected ? "read" : "connect", errno);
-			return false;
-		}
-		probe->connected = true;
-		probe->sent += (size_t)n;
-	}
-	return true;
-}
-
-/* A status line that came in parts is kept until its end comes (the
- * buffer for it is allocated the first time one does: the whole line
- * usually comes at once, and thousands of probes need not hold one). */
-static void http_keep_partial(struct health_probe *probe, const char *buf, size_t n)
-{
-	if (!probe->partial && !(probe->partial = malloc(HEALTH_STATUS_LINE_MAX)))
-		abort();
-	memcpy(probe->partial, buf, n);
-	probe->got = n;
-}
-
-/* The status line, once it is all in: bounded by the buffer, the rest
- * (headers, body) is never read. */
-static void http_read_status(struct health_probe *probe)
-{
-	char buf[HEALTH_STATUS_LINE_MAX + 1], msg[64], *eol;
-	size_t have = probe->got;
-	ssize_t n;
-	int code;
-
-	if (have)
-		memcpy(buf, probe->partial, have);
-	do
-		n = recv(probe->fd, buf + have, HEALTH_STATUS_LINE_MAX - have, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n < 0)
-		return net_fail_errno(probe->h, "read", errno);
-	if (n == 0)
-		return health_verdict(probe->h, false, "connection closed without a response");
-	eol = memchr(buf + have, '\n', (size_t)n);
-	have += (size_t)n;
-	if (!eol) {
-		if (have >= HEALTH_STATUS_LINE_MAX)
-			return health_verdict(probe->h, false, "bad response: no HTTP status line");
-		return http_keep_partial(probe, buf, have);
-	}
-	if (eol > buf && eol[-1] == '\r')
-		eol--;
-	*eol = '\0';
-	code = http_status_code(buf);
-	if (code < 0)
-		return health_verdict(probe->h, false, "bad response: no HTTP status line");
-	if (code >= 200 && code < 400)
-		return health_verdict(probe->h, true, NULL);
-	snprintf(msg, sizeof(msg), "HTTP %d", code);
-	health_verdict(probe->h, false, msg);
-}
-
-/* The connect is done (ok) or failed (err): tcp has its verdict, http
- * sends its request and waits for the answer */
-static void net_connected(struct health_probe *probe, int err)
-{
-	if (err)
-		return net_fail_errno(probe->h, "connect", err);
-	probe->connected = true;
-	if (probe->h->target.kind == HEALTH_TCP)
-		return health_verdict(probe->h, true, NULL);
-	if (http_send_request(probe))
-		net_wait(probe, EV_READ);
-}
-
-static int socket_error(int fd)
-{
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return errno;
-	return err;
-}
-
-static void net_on_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct health_probe *probe = arg;
-
-	(void)what;
-	if (probe->io_what == EV_READ)
-		return http_read_status(probe);
-	if (!probe->connected)
-		return net_connected(probe, socket_error(fd));
-	if (http_send_request(probe))
-		net_wait(probe, EV_READ);
-}
-
-/* A connect to a local listener is done by the time connect() returns
- * (the handshake runs in this call): then the check goes on without the
- * event loop, in a few system calls (no epoll_ctl, no getsockopt). An
- * http check sends its request at once: the send says whether the
- * connect is done (EAGAIN: not yet). */
-static void net_probe_start(struct health_probe *probe)
-{
-	const struct health_target *t = &probe->h->target;
-	struct pollfd pfd;
-	int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return net_fail_errno(probe->h, "socket", errno);
-	probe->fd = fd;
-	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS)
-		return net_fail_errno(probe->h, "connect", errno);
-	if (t->kind == HEALTH_HTTP) {
-		if (!probe->request)
-			http_build_request(probe);
-		if (http_send_request(probe))
-			net_wait(probe, EV_READ);
-		return;
-	}
-	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	if (poll(&pfd, 1, 0) <= 0)
-		return net_wait(probe, EV_WRITE);
-	net_connected(probe, pfd.revents & (POLLERR | POLLHUP) ? socket_error(fd) : 0);
 }
 
 /* ---------------------------------------------------------------- exec */
@@ -538,7 +288,7 @@ static void probe_on_deadline(evutil_socket_t fd, short what, void *arg)
 		health_timed_out(probe->h);
 }
 
-static void probe_arm_deadline(struct health_probe *probe)
+void probe_arm_deadline(struct health_probe *probe)
 {
 	struct timeval tv = health_timeval((*probe->h->cfg)->health_timeout);
 
@@ -626,7 +376,7 @@ static void health_schedule(struct health *h, int64_t usec)
 /* vigild lacks descriptors, memory, processes or local ports: that says
  * nothing of the program, so no verdict; the check is tried again a
  * health_interval later. Returns false for any other error. */
-static bool health_skip(struct health *h, const char *during, int err)
+bool health_skip(struct health *h, const char *during, int err)
 {
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM && err != EAGAIN &&
 	    err != EADDRNOTAVAIL)
@@ -659,7 +409,7 @@ static void health_count_failure(struct health *h, const char *error, int64_t no
 
 /* The end of every check. The owner hears of a change last: it may end
  * the checks (health_end) from its handler. */
-static void health_verdict(struct health *h, bool pass, const char *error)
+void health_verdict(struct health *h, bool pass, const char *error)
 {
 	enum health_state old = h->state;
 	int64_t now = now_usec();
