@@ -26,7 +26,7 @@ static const struct {
 	{ "rpcinterface:", "vigil's ctl API needs nothing configured", false },
 	{ "ctlplugin:", "vigilctl has no plugins", false },
 	{ "eventlistener:", "vigil has no event listeners: `vigilctl events -f` streams the state changes, "
-			    "and on_failure and on_fatal run a command", true },
+			    "on_failure and on_fatal run a command, critical = yes ends vigild with a program", true },
 	{ "fcgi-program:", "vigil opens no sockets for its programs: run the FastCGI server as a "
 			   "[program:x] that binds its own", true },
 };
@@ -43,7 +43,7 @@ static const struct {
 	{ "logfile_backups", "vigild logs to the journal under systemd, else to stderr", true },
 	{ "pidfile", "vigild runs in the foreground and needs no pid file", true },
 	{ "childlogdir", "vigil writes logs where stdout = file:PATH says", true },
-	{ "user", "run vigild as that user (User= in vigil.service)", true },
+	{ "user", "run vigild as that user: User= in vigil.service", true },
 	{ "directory", "set directory in each program", true },
 	{ "umask", "set umask in each program", true },
 	{ "minfds", "set LimitNOFILE= in vigil.service", true },
@@ -126,14 +126,17 @@ static void import_supervisord_section(struct import_out *out, struct sv_section
 		else
 			import_not_converted(out, out->head, s->name, o, "not a supervisord log level");
 	}
-	for (size_t k = 0; k < sizeof(supervisord_options) / sizeof(supervisord_options[0]); k++) {
-		if (!(o = sv_option_find(s, supervisord_options[k].key)) || o->handled)
-			continue;
-		if (supervisord_options[k].warn) {
-			import_not_converted(out, out->head, s->name, o, supervisord_options[k].why);
-		} else {
-			fprintf(out->head, "; %s = %s: %s\n", o->key, o->value, supervisord_options[k].why);
-			o->handled = true;
+	for (size_t i = 0; i < s->nopts; i++) {
+		o = &s->opts[i];
+		for (size_t k = 0; k < sizeof(supervisord_options) / sizeof(supervisord_options[0]) && !o->handled; k++) {
+			if (strcmp(o->key, supervisord_options[k].key) != 0)
+				continue;
+			if (supervisord_options[k].warn) {
+				import_not_converted(out, out->head, s->name, o, supervisord_options[k].why);
+			} else {
+				fprintf(out->head, "; %s = %s: %s\n", o->key, o->value, supervisord_options[k].why);
+				o->handled = true;
+			}
 		}
 	}
 	comment_rest(out, out->head, s, true, "vigil has no equivalent");

@@ -416,8 +416,17 @@ static void convert_output(struct prog *p)
 		skip(p, o, why);
 	out = stream_dest(p, "stdout", false);
 	err = stream_dest(p, "stderr", redirect);
+	/* two streams into one file: one stream, as vigil rotates it once */
+	if (out.kind == DEST_FILE && err.kind == DEST_FILE && strcmp(out.path, err.path) == 0) {
+		free(err.path);
+		err = (struct dest){ DEST_STDOUT, NULL };
+	}
 	put_dest(p, "stdout", &out);
 	put_dest(p, "stderr", &err);
+	/* supervisord writes the lines as they come, a container's log
+	 * collector reads them so */
+	if (out.kind == DEST_INHERIT || err.kind == DEST_INHERIT)
+		put(p, "output_prefix", "no");
 	convert_rotation(p, "maxbytes", &out, &err);
 	convert_rotation(p, "backups", &out, &err);
 	free(out.path);
@@ -487,6 +496,8 @@ void import_program(struct import_out *out, struct sv_section *section)
 	if (p.x.renamed)
 		fprintf(p.f, "; supervisord's name: %s\n", p.x.program);
 	put(&p, "command", "%s", command);
+	if (p.x.import_time)
+		fprintf(p.f, "; command: expanded where the import ran (%s)\n", sv_option_find(section, "command")->value);
 	free(command);
 	convert_identity(&p);
 	convert_instances(&p);

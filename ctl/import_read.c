@@ -142,7 +142,8 @@ static void read_check_line(struct read_ctx *ctx, const char *line, size_t len)
 
 	if (skip < len && line[skip] == '[')
 		ctx->header_line = ctx->line;
-	if (skip >= len || line[skip] == ';' || line[skip] == '#' || line[skip] == '[')
+	/* an indented line continues the value above */
+	if (skip >= len || skip > 0 || line[skip] == ';' || line[skip] == '#' || line[skip] == '[')
 		return;
 	if (!memchr(line, '=', len) && !memchr(line, ':', len))
 		sv_warn(ctx->config, ctx->file, ctx->line, "syntax error (expected \"name = value\"); line skipped");
