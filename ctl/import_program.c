@@ -140,14 +140,16 @@ static void convert_identity(struct prog *p)
 
 	if ((o = take(p, "directory")) && (v = expanded(p, o, true)))
 		put(p, "directory", "%s", v), free(v);
-	if ((o = take(p, "user"))) {
-		struct passwd *pw = strspn(o->value, "0123456789") == strlen(o->value) ? getpwuid((uid_t)atol(o->value)) : NULL;
+	if ((o = take(p, "user")) && (v = expanded(p, o, false))) {
+		bool uid = *v && strspn(v, "0123456789") == strlen(v);
+		struct passwd *pw = uid ? getpwuid((uid_t)atol(v)) : NULL;
 		if (pw)
 			put(p, "user", "%s", pw->pw_name);
-		else if (strspn(o->value, "0123456789") == strlen(o->value))
-			skip(p, o, "no user has this uid here; vigil takes a user name");
+		else if (uid || !*v)
+			skip(p, o, uid ? "no user has this uid here; vigil takes a user name" : "empty");
 		else
-			put(p, "user", "%s", o->value);
+			put(p, "user", "%s", v);
+		free(v);
 	}
 	if ((o = take(p, "umask"))) {
 		int mode;
