@@ -3,7 +3,7 @@
 # `vigilctl status --names`; nothing is offered when vigild does not answer).
 # Needs nothing from the bash-completion package beyond being sourced.
 
-_vigilctl_commands="status start stop restart signal log events reload shutdown ping help"
+_vigilctl_commands="status start stop restart signal log events reload shutdown ping import-supervisord help"
 
 # Program names from the vigild this command line talks to: the same
 # vigilctl binary, with the -s SOCKET given before the command, if any.
@@ -81,6 +81,9 @@ _vigilctl() {
 		elif ((nargs == 1)); then
 			names=$(_vigilctl_names "${ctl[@]}")
 		fi ;;
+	import-supervisord)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return 0 ;;
 	help)
 		((nargs == 0)) && names=$_vigilctl_commands ;;
 	esac

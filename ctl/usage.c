@@ -60,6 +60,13 @@ const struct ctl_command ctl_commands[] = {
 	  "Sends WATCHDOG=1 to $NOTIFY_SOCKET, from a script vigild supervises.\n"
 	  "  --ready        also READY=1 (a notify program has started)\n"
 	  "  --status TEXT  also STATUS=TEXT, shown by `vigilctl status`\n" },
+	{ "import-supervisord", cmd_import, 0, 0, 1, "import-supervisord FILE", "convert a supervisord.conf to vigil.conf",
+	  "Reads the supervisord config FILE and the files its [include] names, and\n"
+	  "writes the same programs as a vigil.conf on standard output:\n"
+	  "  vigilctl import-supervisord /etc/supervisor/supervisord.conf > vigil.conf\n"
+	  "Options without a vigil equivalent become \"; not converted:\" comments and a\n"
+	  "warning on standard error naming their file and line. Needs no vigild.\n"
+	  "Exit status 0 when written (even with warnings), 1 when a file cannot be read.\n" },
 	{ "help", cmd_help, 0, 0, 1, "help [COMMAND]", "this help, or a command's", "Shows the help of COMMAND, or the list of commands.\n" },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
 };

@@ -65,6 +65,7 @@ int cmd_reload(struct ctl *c);
 int cmd_shutdown(struct ctl *c);
 int cmd_ping(struct ctl *c);
 int cmd_help(struct ctl *c);
+int cmd_import(struct ctl *c);
 
 /* One request; on failure says why on stderr (vigild unreachable, or
  * the peer refused: what to do about it) and returns EXIT_UNREACHABLE,

@@ -93,7 +93,7 @@ def vigilctl_commands():
     three), but for the usage lines ("       vigilctl --version")."""
     out = set()
     for line in help_text(VIGILCTL).splitlines():
-        m = re.match(r"^\s+([a-z][a-z|]*)(?:\s|$)", line)
+        m = re.match(r"^\s+([a-z][a-z|-]*)(?:\s|$)", line)
         if m and m.group(1) != "vigilctl":
             out |= set(m.group(1).split("|"))
     return out
