@@ -40,6 +40,8 @@ struct cgroup_slot {
 			  kernel kills a child cloned into it */
 	bool release_pending; /* ended: removed at the end of this turn unless
 				 a process starts in it first */
+	bool queued; /* on cg.pending (a start clears release_pending but
+			leaves it there: queued twice, the list would loop) */
 	struct cgroup_slot *next, *next_pending;
 };
 
@@ -431,6 +433,7 @@ static void cgroup_release_pending(evutil_socket_t fd, short what, void *arg)
 	while (cg.pending) {
 		struct cgroup_slot *slot = cg.pending;
 		cg.pending = slot->next_pending;
+		slot->queued = false;
 		if (!slot->release_pending)
 			continue;
 		slot->release_pending = false;
@@ -449,8 +452,9 @@ void cgroup_release(const char *name)
 		return;
 	}
 	slot = cgroup_slot(name);
-	if (!slot->release_pending) {
-		slot->release_pending = true;
+	slot->release_pending = true;
+	if (!slot->queued) {
+		slot->queued = true;
 		slot->next_pending = cg.pending;
 		cg.pending = slot;
 	}

@@ -263,13 +263,35 @@ static void config_include(struct parse_ctx *ctx, const char *pattern)
 	free(full);
 }
 
+/* HOST:PORT, resolved now; empty: off. */
+static void config_http_listen(struct parse_ctx *ctx, const char *value)
+{
+	struct config *c = ctx->config;
+	char err[PARSE_ERR_MAX];
+
+	free(c->http_listen);
+	c->http_listen = NULL;
+	inet_address_free(&c->http_address);
+	if (!*value)
+		return;
+	if (inet_address_parse(value, strlen(value), value, "HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100",
+			       &c->http_address, err, sizeof(err)) < 0) {
+		config_error(ctx, "[vigil] http_listen: %s", err);
+		return;
+	}
+	c->http_listen = xstrdup(value);
+	free(c->http_listen_file);
+	c->http_listen_file = xstrdup(ctx->file);
+	c->http_listen_line = ctx->line;
+}
+
 static void config_vigil_option(struct parse_ctx *ctx, const char *name, const char *value)
 {
 	struct config *c = ctx->config;
 	char err[PARSE_ERR_MAX];
 	int level;
 
-	static const char *const once[] = { "socket", "socket_mode", "socket_group", "log_level" };
+	static const char *const once[] = { "socket", "socket_mode", "socket_group", "log_level", "http_listen" };
 	struct sockaddr_un sun;
 
 	if (strcmp(name, "include") == 0) {
@@ -315,10 +337,13 @@ static void config_vigil_option(struct parse_ctx *ctx, const char *name, const c
 			config_error(ctx, "[vigil] log_level: \"%s\" is not a level (debug|info|notice|warning|err)", value);
 		else
 			c->log_level = level;
+	} else if (strcmp(name, "http_listen") == 0) {
+		config_http_listen(ctx, value);
 	} else if (config_habit(HABIT_VIGIL_OPTION, name, value, err, sizeof(err), &(const char *){ NULL })) {
 		config_error(ctx, "[vigil] unknown option \"%s\"%s", name, err);
 	} else {
-		config_error(ctx, "[vigil] unknown option \"%s\" (known: socket, socket_mode, socket_group, log_level, include)", name);
+		config_error(ctx, "[vigil] unknown option \"%s\" (known: socket, socket_mode, socket_group, log_level, http_listen, include)",
+			     name);
 	}
 }
 

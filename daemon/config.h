@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "inet_address.h"
 #include "namemap.h"
 #include "parse.h"
 
@@ -96,6 +97,12 @@ struct config {
 	char *socket_group; /* NULL: none */
 	gid_t socket_gid;
 	int log_level;
+	/* [vigil] http_listen as written (NULL: off), resolved at load, and
+	 * where it was set, for an error when it cannot be bound */
+	char *http_listen;
+	struct inet_address http_address;
+	char *http_listen_file;
+	int http_listen_line;
 	struct program_config **programs;
 	size_t nprograms, programs_cap;
 	struct namemap programs_by_name; /* config_find_program: O(1) */

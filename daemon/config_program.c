@@ -141,6 +141,9 @@ void config_free(struct config *config)
 	free(config->path);
 	free(config->socket);
 	free(config->socket_group);
+	free(config->http_listen);
+	inet_address_free(&config->http_address);
+	free(config->http_listen_file);
 	free(config->first_include);
 	free(config);
 }

@@ -312,9 +312,10 @@ static void ctl_post_reload(struct ctl_call *call)
 	free(error);
 }
 
-static void ctl_get_healthz(struct ctl_call *call)
+int ctl_route_healthz(struct evbuffer *out)
 {
-	json_t *counts = json_object();
+	json_t *counts = json_object(), *body;
+	char *text;
 	int fatal = 0;
 
 	for (int s = 0; s < STATE_COUNT; s++)
@@ -325,8 +326,18 @@ static void ctl_get_healthz(struct ctl_call *call)
 		fatal += vigil.procs[i]->state == STATE_FATAL;
 	}
 	fatal += vigil.critical_failed;
-	ctl_reply_json(call, fatal ? 503 : HTTP_OK,
-		       json_pack("{s:s, s:o}", "status", fatal ? "degraded" : "ok", "states", counts));
+	body = json_pack("{s:s, s:o}", "status", fatal ? "degraded" : "ok", "states", counts);
+	text = json_dumps(body, JSON_COMPACT);
+	evbuffer_add_printf(out, "%s\n", text ? text : "{}");
+	free(text);
+	json_decref(body);
+	return fatal ? 503 : HTTP_OK;
+}
+
+static void ctl_get_healthz(struct ctl_call *call)
+{
+	call->reply->code = ctl_route_healthz(call->reply->body);
+	call->reply->content_type = "application/json";
 }
 
 static void ctl_get_metrics(struct ctl_call *call)

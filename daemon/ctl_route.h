@@ -42,4 +42,10 @@ struct ctl_peer {
 int ctl_route_request(enum evhttp_cmd_type method, const char *raw_uri, const char *body, size_t body_len,
 		      const struct ctl_peer *peer, struct ctl_reply *reply);
 
+/* GET /healthz's body ({"status": "ok"|"degraded", "states": {...}}
+ * and a newline) appended to out, for the ctl socket and the
+ * http_listen listener alike; returns 200, or 503 when a process is
+ * FATAL or a critical program ended for good. */
+int ctl_route_healthz(struct evbuffer *out);
+
 #endif

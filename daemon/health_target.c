@@ -2,8 +2,6 @@
 #define _GNU_SOURCE
 #include "health_target.h"
 
-#include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "inet_address.h"
 #include "parse.h"
 
 #define HEALTH_FORMS "http://HOST:PORT/PATH, tcp://HOST:PORT or exec:COMMAND"
@@ -35,100 +34,19 @@ static char *dup_or_die(const char *s, size_t n)
 	return d;
 }
 
-/* "1".."65535", digits only: "08080" is a port, "80x" and "+80" are not. */
-static int parse_port(const char *s, const char *text, int *port, char *err, size_t errlen)
-{
-	long v = 0;
-
-	if (!*s)
-		return target_error(err, errlen, "\"%s\": no port (use %s)", text, HEALTH_FORMS);
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9' || v > 65535)
-			return target_error(err, errlen, "\"%s\": \"%s\" is not a port (1-65535)", text, s);
-		v = v * 10 + (*p - '0');
-	}
-	if (v < 1 || v > 65535)
-		return target_error(err, errlen, "\"%s\": \"%s\" is not a port (1-65535)", text, s);
-	*port = (int)v;
-	return 0;
-}
-
-/* Resolves name (an IPv4 address, an IPv6 one when bracketed, or a host
- * name) to the first stream address getaddrinfo gives. */
-static int resolve(const char *name, bool bracketed, int port, struct health_target *out, char *err,
-		   size_t errlen)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res;
-	char service[8];
-	int rc;
-
-	if (bracketed) {
-		hints.ai_family = AF_INET6;
-		hints.ai_flags |= AI_NUMERICHOST;
-	}
-	snprintf(service, sizeof(service), "%d", port);
-	rc = getaddrinfo(name, service, &hints, &res);
-	if (rc != 0) {
-		if (bracketed)
-			return target_error(err, errlen, "\"[%s]\" is not an IPv6 address", name);
-		return target_error(err, errlen, "cannot resolve \"%s\": %s", name,
-				    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	}
-	if (res->ai_addrlen > sizeof(out->addr)) {
-		freeaddrinfo(res);
-		return target_error(err, errlen, "cannot resolve \"%s\": address too long", name);
-	}
-	memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
-	out->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 /* HOST:PORT, authority_len bytes at s; text is the whole value, for messages. */
 static int parse_authority(const char *s, size_t authority_len, const char *text, struct health_target *out,
 			   char *err, size_t errlen)
 {
-	char *authority = dup_or_die(s, authority_len), *host, *colon;
-	bool bracketed = authority[0] == '[';
-	int rc = -1;
+	struct inet_address a;
 
-	if (bracketed) {
-		char *close = strchr(authority, ']');
-		if (!close) {
-			target_error(err, errlen, "\"%s\": \"[\" without \"]\" around the IPv6 address", text);
-			goto out;
-		}
-		colon = close[1] == ':' ? close + 1 : NULL;
-		if (!colon && close[1]) {
-			target_error(err, errlen, "\"%s\": expected \":PORT\" after \"]\"", text);
-			goto out;
-		}
-		*close = '\0';
-		host = authority + 1;
-	} else {
-		colon = strrchr(authority, ':');
-		if (colon && memchr(authority, ':', (size_t)(colon - authority))) {
-			target_error(err, errlen, "\"%s\": write an IPv6 address in brackets: [ADDRESS]:PORT", text);
-			goto out;
-		}
-		if (colon)
-			*colon = '\0';
-		host = authority;
-	}
-	if (!*host) {
-		target_error(err, errlen, "\"%s\": no host (use %s)", text, HEALTH_FORMS);
-		goto out;
-	}
-	if (parse_port(colon ? colon + 1 : "", text, &out->port, err, errlen) < 0 ||
-	    resolve(host, bracketed, out->port, out, err, errlen) < 0)
-		goto out;
-	/* as written, brackets included: what a Host: header needs */
-	out->host = dup_or_die(s, bracketed ? strlen(host) + 2 : strlen(host));
-	rc = 0;
-out:
-	free(authority);
-	return rc;
+	if (inet_address_parse(s, authority_len, text, HEALTH_FORMS, &a, err, errlen) < 0)
+		return -1;
+	out->addr = a.addr;
+	out->addrlen = a.addrlen;
+	out->host = a.host; /* now out's */
+	out->port = a.port;
+	return 0;
 }
 
 /* The request target is sent as written: a space or control byte in it

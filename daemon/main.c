@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "health.h"
 #include "heartbeat.h"
+#include "http_listen.h"
 #include "output.h"
 #include "program.h"
 #include "program_spawn.h"
@@ -182,7 +183,7 @@ static int run(struct config *config)
 	warn_if_few_descriptors(config);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become child subreaper: %s; orphans go to init", strerror(errno));
-	if (ctl_server_init(config, activated_socket()) < 0 || notify_init(notify_path) < 0 ||
+	if (ctl_server_init(config, activated_socket()) < 0 || http_listen_init(config) < 0 || notify_init(notify_path) < 0 ||
 	    supervisor_init(config) < 0)
 		return EXIT_FAILURE_RUNTIME;
 	/* a deadline is judged only after the pings already queued were read */
@@ -212,6 +213,7 @@ static void cleanup(void)
 {
 	cgroup_free();
 	guard_free(); /* last: it kills everything if vigild dies before */
+	http_listen_free();
 	ctl_server_free();
 	supervisor_free();
 	output_free_detached();

@@ -2,6 +2,7 @@
 #include "reload.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,8 +110,19 @@ static json_t *reload_vigil_section(const struct config *old, const struct confi
 	if ((old->socket_group == NULL) != (new->socket_group == NULL) ||
 	    (old->socket_group && strcmp(old->socket_group, new->socket_group) != 0))
 		json_array_append_new(needs_restart, json_string("socket_group"));
-	if (json_array_size(needs_restart))
-		log_warn("reload: [vigil] socket settings changed; they take effect when vigild restarts");
+	if ((old->http_listen == NULL) != (new->http_listen == NULL) ||
+	    (old->http_listen && strcmp(old->http_listen, new->http_listen) != 0))
+		json_array_append_new(needs_restart, json_string("http_listen"));
+	if (json_array_size(needs_restart)) {
+		char names[128] = "";
+		size_t i;
+		json_t *name;
+		json_array_foreach(needs_restart, i, name)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+				 json_string_value(name));
+		log_warn("reload: [vigil] %s changed; %s effect when vigild restarts", names,
+			 json_array_size(needs_restart) == 1 ? "it takes" : "they take");
+	}
 	log_set_level(new->log_level);
 	return needs_restart;
 }
