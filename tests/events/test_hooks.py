@@ -108,3 +108,16 @@ def test_on_fatal_waits_for_the_running_hook(vigil):
     vigil.touch("release")
     wait_for(lambda: read_text(rec).splitlines() == ["start failure", "end failure", "start fatal", "end fatal"],
              30, "on_fatal after on_failure")
+
+
+def test_vigild_exits_after_the_on_fatal_of_its_critical_program(vigil):
+    """Container mode: the program vigild exists for gave up, and its
+    alert still goes out before vigild exits (a hook ends with vigild)."""
+    sent = vigil.path("alert-sent")
+    vigil.start(f"[program:main]\ncommand = {W('crash-after')} 0 4\nstart_secs = 0\nrestart_delay = 10ms\n"
+                f"start_limit_burst = 1\ncritical = yes\n"
+                f"on_fatal = sh -c 'sleep 0.5; echo $VIGIL_STATE > {sent}'\n"
+                f"[program:side]\ncommand = {W('run-forever')}\n")
+    assert vigil.wait_exit(timeout=60) == 4, vigil.log()[-3000:]
+    assert read_text(sent) == "FATAL\n"
+    assert "waiting for 1 hook" in vigil.log()
