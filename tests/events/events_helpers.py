@@ -11,9 +11,9 @@ from vigiltest import W, wait_for
 
 def crash_loop(name, numprocs=1, **options):
     """A program that exits with code 3 right after each start, restarted
-    at once (restart_delay 1ms) and never given up on."""
+    at once (restart_delay 5ms) and never given up on."""
     lines = [f"[program:{name}]", f"command = {W('crash-after')} 0 3", "start_secs = 0", "restart = always",
-             "restart_delay = 1ms", "restart_delay_max = 1ms", "start_limit_burst = 1000000",
+             "restart_delay = 5ms", "restart_delay_max = 5ms", "start_limit_burst = 1000000",
              f"numprocs = {numprocs}"]
     lines += [f"{k} = {v}" for k, v in options.items()]
     return "\n".join(lines) + "\n"
