@@ -44,6 +44,14 @@ const struct ctl_command ctl_commands[] = {
 	  "  -n N          how many lines to show first (default 100)\n"
 	  "  --stderr      the stderr stream instead of stdout\n"
 	  "  --json        one JSON object a line: {\"name\", \"stream\", \"line\"}\n" },
+	{ "events", cmd_events, OPT_JSON | OPT_TIMEOUT | OPT_FOLLOW, 0, -1, "events [NAME...] [-f] [--json]",
+	  "recent state changes, health and heartbeat losses, reloads",
+	  "Prints the events vigild keeps (the last 1000), one line each in local\n"
+	  "time: the process, its old and new state and what ended it. NAME (a\n"
+	  "program, prog:N or all) keeps those processes' events. A line \"events\n"
+	  "lost\" says this reader missed some (it fell behind).\n"
+	  "  -f, --follow  keep printing new events until Ctrl-C\n"
+	  "  --json        vigild's JSON lines, {\"seq\", \"time\", \"name\", \"event\", ...}\n" },
 	{ "reload", cmd_reload, OPT_JSON | OPT_TIMEOUT, 0, 0, "reload [--json]", "re-read the configuration",
 	  "Makes vigild re-read its configuration and apply the difference: programs\n"
 	  "whose section did not change keep running. Prints what changed\n"

@@ -61,6 +61,7 @@ int cmd_status(struct ctl *c);
 int cmd_action(struct ctl *c);
 int cmd_signal(struct ctl *c);
 int cmd_log(struct ctl *c);
+int cmd_events(struct ctl *c);
 int cmd_reload(struct ctl *c);
 int cmd_shutdown(struct ctl *c);
 int cmd_ping(struct ctl *c);

@@ -78,6 +78,7 @@ struct program_config {
 	int health_retries;
 	enum health_action health_action;
 	bool critical;
+	char *on_failure, *on_fatal; /* hook commands as written; NULL: none */
 
 	/* options seen, so defaults that depend on others can be applied */
 	bool heartbeat_timeout_set, stderr_set, restart_set;

@@ -15,7 +15,7 @@
 enum option_kind {
 	OPT_STRING, OPT_COMMAND, OPT_DIRECTORY, OPT_DURATION, OPT_SIZE, OPT_BOOL, OPT_SIGNAL,
 	OPT_EXIT_CODES, OPT_UMASK, OPT_INT, OPT_CHOICE, OPT_OUTPUT, OPT_ENVIRONMENT, OPT_REQUIRES,
-	OPT_HEALTH_CHECK,
+	OPT_HEALTH_CHECK, OPT_HOOK,
 };
 
 /* A value out of a few words, stored as its enum (an int). */
@@ -95,6 +95,8 @@ static const struct option_def program_options[] = {
 	{ "health_start_period", OPT_DURATION, P(health_start_period), 0, 0, NULL, NULL },
 	CHOICE("health_action", health_action, health_action_choices, "health_action"),
 	{ "critical", OPT_BOOL, P(critical), 0, 0, NULL, NULL },
+	{ "on_failure", OPT_HOOK, P(on_failure), 0, 0, NULL, NULL },
+	{ "on_fatal", OPT_HOOK, P(on_fatal), 0, 0, NULL, NULL },
 };
 #undef CHOICE
 #undef P
@@ -302,6 +304,10 @@ static int set_text_option(struct program_config *pc, const struct option_def *o
 	char **argv;
 
 	switch (opt->kind) {
+	case OPT_HOOK: /* a command, or empty for none */
+		if (!*value)
+			return set_string(slot, value);
+		/* fall through */
 	case OPT_COMMAND:
 		if (argv_split(value, &argv, err, errlen) < 0)
 			return -1;

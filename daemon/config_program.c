@@ -41,7 +41,8 @@ static bool dependency_and_health_equal(const struct program_config *a, const st
 	return requires_equal(a, b) && str_equal(a->health_check, b->health_check) &&
 	       a->health_interval == b->health_interval && a->health_timeout == b->health_timeout &&
 	       a->health_start_period == b->health_start_period && a->health_retries == b->health_retries &&
-	       a->health_action == b->health_action && a->critical == b->critical;
+	       a->health_action == b->health_action && a->critical == b->critical &&
+	       str_equal(a->on_failure, b->on_failure) && str_equal(a->on_fatal, b->on_fatal);
 }
 
 static bool output_equal(const struct output_spec *a, const struct output_spec *b)
@@ -127,6 +128,8 @@ void program_config_free(struct program_config *pc)
 		free(pc->requires[i].name);
 	free(pc->requires);
 	free(pc->health_check);
+	free(pc->on_failure);
+	free(pc->on_fatal);
 	free(pc);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "ctl_json.h"
 #include "ctl_metrics.h"
 #include "depend.h"
+#include "events.h"
 #include "log.h"
 #include "output.h"
 #include "output_ring.h"
@@ -289,6 +291,27 @@ static void ctl_get_log(struct ctl_call *call)
 	reply->follow = follow;
 }
 
+/* The events after ?since= (all kept without it) as JSON lines; with
+ * follow=1 new ones are streamed after them. */
+static void ctl_get_events(struct ctl_call *call)
+{
+	long since, follow;
+	bool since_given = evhttp_find_header(&call->params, "since") != NULL;
+
+	if (ctl_query_number(call, "since", 0, LONG_MAX, &since) < 0 ||
+	    ctl_query_number(call, "follow", 0, 1, &follow) < 0)
+		return;
+	if (events_write_since(call->reply->body, (uint64_t)since, since_given) < 0) {
+		ctl_reply_error(call, HTTP_BADREQUEST,
+				"since=%ld: the newest event is %llu (vigild restarted since?); ask with since=0", since,
+				(unsigned long long)events_last_seq());
+		return;
+	}
+	call->reply->code = HTTP_OK;
+	call->reply->content_type = "application/x-ndjson";
+	call->reply->follow = call->reply->events = follow;
+}
+
 static void ctl_post_shutdown(struct ctl_call *call)
 {
 	/* Begins once the reply is on its way, so the caller hears back. */
@@ -355,6 +378,7 @@ enum route_shape { ROUTE_EXACT, ROUTE_NAME, ROUTE_ACTION };
 static const char *const no_params[] = { NULL };
 static const char *const signal_params[] = { "sig", NULL };
 static const char *const log_params[] = { "stream", "lines", "follow", NULL };
+static const char *const events_params[] = { "since", "follow", NULL };
 
 static const struct route {
 	enum evhttp_cmd_type method;
@@ -372,6 +396,7 @@ static const struct route {
 	{ EVHTTP_REQ_GET, ROUTE_ACTION, "log", ctl_get_log, log_params },
 	{ EVHTTP_REQ_POST, ROUTE_EXACT, "/v1/shutdown", ctl_post_shutdown, no_params },
 	{ EVHTTP_REQ_POST, ROUTE_EXACT, "/v1/reload", ctl_post_reload, no_params },
+	{ EVHTTP_REQ_GET, ROUTE_EXACT, "/v1/events", ctl_get_events, events_params },
 	{ EVHTTP_REQ_GET, ROUTE_EXACT, "/healthz", ctl_get_healthz, no_params },
 	{ EVHTTP_REQ_GET, ROUTE_EXACT, "/metrics", ctl_get_metrics, no_params },
 };
@@ -503,7 +528,7 @@ int ctl_route_request(enum evhttp_cmd_type method, const char *raw_uri, const ch
 	reply->content_type = "application/json";
 	reply->sources = NULL;
 	reply->nsources = 0;
-	reply->tagged = reply->follow = reply->shutdown_after = false;
+	reply->tagged = reply->follow = reply->events = reply->shutdown_after = false;
 	if (body_len > CTL_MAX_BODY)
 		ctl_reply_error(&call, 413, "request body larger than %d bytes", CTL_MAX_BODY);
 	else if (!raw_uri || !(uri = evhttp_uri_parse_with_flags(raw_uri, EVHTTP_URI_NONCONFORMANT)))

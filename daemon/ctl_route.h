@@ -25,6 +25,7 @@ struct ctl_reply {
 	size_t nsources;
 	bool tagged;	     /* the log names several processes: tagged JSON lines */
 	bool follow;	     /* set: after body, stream new lines of the sources */
+	bool events;	     /* with follow: stream new events instead (events.h) */
 	bool shutdown_after; /* set: begin shutdown once the reply is sent */
 };
 

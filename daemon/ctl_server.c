@@ -20,6 +20,7 @@
 #include "ctl_conn.h"
 #include "ctl_route.h"
 #include "ctl_socket.h"
+#include "events.h"
 #include "log.h"
 #include "output_ring.h"
 #include "supervisor.h"
@@ -84,7 +85,9 @@ static void ctl_send(struct evhttp_request *req, struct ctl_reply *reply)
 				 &write_tv);
 	evhttp_send_reply_start(req, reply->code, "OK");
 	evhttp_send_reply_chunk(req, reply->body);
-	if (reply->tagged)
+	if (reply->events)
+		events_follow(req);
+	else if (reply->tagged)
 		output_ring_follow_tagged(reply->sources, reply->nsources, req);
 	else
 		output_ring_follow(reply->sources[0].ring, req);

@@ -227,3 +227,29 @@ pid_t program_spawn_probe(struct proc *p, char *const *argv, int out_fd, char *e
 	errno = errnum;
 	return pid;
 }
+
+/* A hook (on_failure, on_fatal) is vigild's own: its user, directory and
+ * umask, no cgroup of the program's (it outlives the program's stop), in
+ * a session of its own so its time limit kills it as a group. */
+pid_t program_spawn_hook(char *const *argv, char *const *envp, int out_fd, char *err, size_t errlen)
+{
+	struct program_spawn_plan plan;
+	struct spawn_failure failure;
+	pid_t pid;
+
+	memset(&plan, 0, sizeof(plan));
+	err[0] = '\0';
+	plan.req.argv = argv;
+	plan.req.envp = envp;
+	plan.req.cgroup_fd = -1;
+	plan.req.parent = getpid();
+	plan.req.death_signal = SIGKILL;
+	plan.req.umask = -1;
+	plan.req.nofile = vigil.nofile.rlim_max ? &vigil.nofile : NULL;
+	plan.req.fd[0] = vigil.devnull;
+	plan.req.fd[1] = out_fd;
+	plan.req.fd[2] = out_fd;
+	if ((pid = spawn_run(&plan.req, &failure)) <= 0)
+		describe_failure(&failure, &plan, err, errlen);
+	return pid;
+}

@@ -25,6 +25,11 @@ pid_t program_spawn(struct proc *p, char *err, size_t errlen, int *errnum);
  * errno its errno (EAGAIN, ENOMEM: no process could be made). */
 pid_t program_spawn_probe(struct proc *p, char *const *argv, int out_fd, char *err, size_t errlen);
 
+/* A hook of a program (on_failure, on_fatal): argv with envp as vigild's
+ * user, in vigild's directory, in a session of its own, stdin /dev/null
+ * and stdout and stderr on out_fd. The pid, or < 0 with err set. */
+pid_t program_spawn_hook(char *const *argv, char *const *envp, int out_fd, char *err, size_t errlen);
+
 /* The notify socket every child is told about (NOTIFY_SOCKET=); NULL:
  * none. Copied. */
 void program_spawn_set_notify_path(const char *path);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "events.h"
 #include "log.h"
 #include "output.h"
 #include "program.h"
@@ -150,6 +151,7 @@ json_t *reload_apply(const char *path, char **error)
 	log_info("reloaded %s: %zu added, %zu removed, %zu changed, %zu unchanged", new->path,
 		 json_array_size(plan.added), json_array_size(plan.removed), json_array_size(plan.changed),
 		 json_array_size(plan.unchanged));
+	events_reload(plan.added, plan.removed, plan.changed);
 	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "added", plan.added, "removed", plan.removed, "changed",
 			 plan.changed, "unchanged", plan.unchanged, "restart_needed", needs_restart);
 }

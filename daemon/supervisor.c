@@ -15,11 +15,13 @@
 #include "guard.h"
 #include "health.h"
 #include "heartbeat.h"
+#include "hooks.h"
 #include "log.h"
 #include "namemap.h"
 #include "pidmap.h"
 #include "program.h"
 #include "sd.h"
+#include "supervisor_events.h"
 #include "vigild.h"
 
 static struct event *shutdown_step_event, *autostart_event, *sweep_event;
@@ -101,8 +103,15 @@ static void supervisor_reindex(void)
 
 /* -- what the state machine tells us ------------------------------------ */
 
+static void supervisor_hooks_idle(void)
+{
+	if (vigil.shutting_down)
+		event_active(shutdown_step_event, 0, 0);
+}
+
 static void supervisor_pid_changed(struct proc *p, pid_t old_pid)
 {
+	supervisor_events_pid_changed(p, old_pid);
 	if (old_pid)
 		pidmap_remove(&by_pid, old_pid, p);
 	if (p->pid)
@@ -140,7 +149,7 @@ static void supervisor_check_critical(const struct proc *p)
 
 static void supervisor_state_changed(struct proc *p, enum proc_state old)
 {
-	(void)old;
+	supervisor_events_state_changed(p, old);
 	sd_glue_states_changed();
 	depend_changed(p);
 	supervisor_check_critical(p);
@@ -154,7 +163,7 @@ void supervisor_child_exited(pid_t pid, int wait_status)
 {
 	struct proc *p;
 
-	if (health_child_exited(pid, wait_status))
+	if (health_child_exited(pid, wait_status) || hooks_child_exited(pid, wait_status))
 		return;
 	p = pidmap_get(&by_pid, pid);
 	if (p)
@@ -186,6 +195,7 @@ void supervisor_for_each_group(void (*fn)(pid_t pgid))
 /* Forgets p in the indexes and frees it. */
 static void supervisor_free_proc(struct proc *p)
 {
+	supervisor_events_forget(p);
 	if (p->pid) {
 		pidmap_remove(&by_pid, p->pid, p);
 		pidmap_remove(&by_group, p->pgid, p);
@@ -322,10 +332,12 @@ int supervisor_init(struct config *config)
 		.state_changed = supervisor_state_changed,
 		.pid_changed = supervisor_pid_changed,
 		.requirements = depend_check,
+		.spawn = supervisor_events_spawn,
 	};
 	size_t n = 0, i = 0;
 
 	proc_set_hooks(&hooks);
+	hooks_set_actions(&(struct hooks_actions){ .idle = supervisor_hooks_idle });
 	depend_init(supervisor_retiring);
 	for (size_t c = 0; c < config->nprograms; c++)
 		n += (size_t)config->programs[c]->numprocs;
@@ -339,7 +351,7 @@ int supervisor_init(struct config *config)
 	supervisor_reindex();
 	shutdown_step_event = event_new(vigil.base, -1, 0, supervisor_shutdown_step, NULL);
 	sweep_event = event_new(vigil.base, -1, 0, supervisor_sweep, NULL);
-	return shutdown_step_event && sweep_event ? 0 : -1;
+	return shutdown_step_event && sweep_event && supervisor_events_init() == 0 ? 0 : -1;
 }
 
 void supervisor_free(void)
@@ -370,6 +382,7 @@ void supervisor_free(void)
 		event_free(sweep_event);
 	shutdown_step_event = autostart_event = sweep_event = NULL;
 	depend_free();
+	supervisor_events_free();
 }
 
 /* The pings and READY=1 of the programs started so far come before the
@@ -452,6 +465,12 @@ static void supervisor_shutdown_step(evutil_socket_t fd, short what, void *arg)
 		for (size_t i = 0; i < vigil.nprocs; i++)
 			if (proc_is_active(vigil.procs[i]) && vigil.procs[i]->cfg->priority > top)
 				top = vigil.procs[i]->cfg->priority;
+	if (!any && hooks_running()) {
+		/* an on_fatal of the program that ended vigild is the alert */
+		log_info("all programs stopped; waiting for %zu hook%s (at most %.0fs)", hooks_running(),
+			 hooks_running() == 1 ? "" : "s", (double)HOOKS_LIMIT_USEC / 1e6);
+		return;
+	}
 	if (!any) {
 		log_info("all programs stopped; exiting");
 		event_base_loopexit(vigil.base, NULL);
@@ -479,6 +498,7 @@ void supervisor_health_changed(void *owner, enum health_state old)
 {
 	struct proc *p = owner;
 
+	supervisor_events_health_changed(p, old);
 	proc_on_health_changed(p, old);
 	depend_changed(p);
 }
