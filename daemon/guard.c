@@ -347,14 +347,32 @@ int guard_start(guard_group_source source)
  * numbers may be others' by then. A guard whose queue stays full (it is
  * stopped) is SIGKILLed instead; EAGAIN on a peek shows it is alive, as
  * only it holds the other end. */
+/* The guard exits on goodbye; its end of the socket closes with it. Wait
+ * for that, so that vigild is the last of its processes to go (under
+ * systemd, a guard still there at vigild's exit is SIGKILLed and logged). */
+static void guard_wait_gone(void)
+{
+	struct pollfd pfd = { .fd = guard.fd, .events = POLLIN };
+	char buf[32];
+
+	for (int waited = 0; waited < GUARD_EXIT_WAIT_MS; waited += GUARD_EXIT_POLL_MS) {
+		if (poll(&pfd, 1, GUARD_EXIT_POLL_MS) <= 0)
+			continue;
+		if (pfd.revents & (POLLHUP | POLLERR) || recv(guard.fd, buf, sizeof(buf), MSG_DONTWAIT) == 0)
+			return;
+	}
+}
+
 static void guard_say_goodbye(void)
 {
 	struct pollfd pfd = { .fd = guard.fd, .events = POLLOUT };
 	char c;
 
 	for (int waited = 0;; waited += GUARD_EXIT_POLL_MS) {
-		if (send(guard.fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+		if (send(guard.fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
+			guard_wait_gone();
 			return;
+		}
 		if ((errno != EAGAIN && errno != ENOBUFS) || waited >= GUARD_EXIT_WAIT_MS)
 			break;
 		poll(&pfd, 1, GUARD_EXIT_POLL_MS);
