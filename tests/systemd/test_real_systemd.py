@@ -390,8 +390,6 @@ def test_stop_leaves_nothing_in_the_cgroup(box):
     assert r.returncode == 1, "pgrep found (exit 1 is none): " + r.stdout + r.stderr
 
 
-@pytest.mark.xfail(reason="vigild exits right after telling its guard goodbye (guard.c), so systemd "
-                   "(KillMode=mixed) often finds vigild-guard still in the cgroup and SIGKILLs it", strict=False)
 def test_stop_leaves_nothing_for_systemd_to_kill(box):
     """The stop of the test before: everything ended before vigild did,
     systemd had nothing left to SIGKILL."""
