@@ -208,20 +208,12 @@ int cmd_events(struct ctl *c)
 {
 	struct events_out o = { .c = c };
 	struct ctl_reply r;
-	char err[1024];
 	int rc;
 
 	if ((rc = events_prepare(&o)) != EXIT_OK)
 		return rc;
-	if (ctl_stream(c->socket, c->follow ? "/v1/events?follow=1" : "/v1/events", on_line, &o, &r, err,
-		       sizeof(err)) < 0)
-		return fprintf(stderr, "vigilctl: %s\n", err), EXIT_UNREACHABLE;
-	if (r.status == 403) {
-		ctl_permission_message(c->socket, err, sizeof(err));
-		fprintf(stderr, "vigilctl: %s\n", err);
-		ctl_reply_free(&r);
-		return EXIT_UNREACHABLE;
-	}
+	if ((rc = ctl_stream_request(c, c->follow ? "/v1/events?follow=1" : "/v1/events", on_line, &o, &r)) != EXIT_OK)
+		return rc;
 	if (r.status != 200) {
 		fprintf(stderr, "vigilctl: events: %s\n", ctl_reply_error(&r));
 		ctl_reply_free(&r);

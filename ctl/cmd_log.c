@@ -123,7 +123,7 @@ int cmd_log(struct ctl *c)
 {
 	struct log_out o = { .c = c, .stream = c->use_stderr ? "stderr" : "stdout" };
 	struct ctl_reply r;
-	char path[4096], err[1024];
+	char path[4096];
 	int rc;
 
 	o.colour = !c->json && ctl_use_colour(STDOUT_FILENO);
@@ -133,14 +133,8 @@ int cmd_log(struct ctl *c)
 	if (c->follow) {
 		if (!c->json && (rc = name_width(c, &o.width)) != EXIT_OK)
 			return rc;
-		if (ctl_stream(c->socket, path, on_line, &o, &r, err, sizeof(err)) < 0)
-			return fprintf(stderr, "vigilctl: %s\n", err), EXIT_UNREACHABLE;
-		if (r.status == 403) {
-			ctl_permission_message(c->socket, err, sizeof(err));
-			fprintf(stderr, "vigilctl: %s\n", err);
-			ctl_reply_free(&r);
-			return EXIT_UNREACHABLE;
-		}
+		if ((rc = ctl_stream_request(c, path, on_line, &o, &r)) != EXIT_OK)
+			return rc;
 		if (r.status != 200)
 			return log_failed(c, &r);
 		ctl_reply_free(&r);

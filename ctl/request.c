@@ -49,6 +49,25 @@ int ctl_request(const struct ctl *c, const char *method, const char *path, struc
 	return EXIT_OK;
 }
 
+/* 403 or unreachable: the message, and exit 4 */
+int ctl_stream_request(const struct ctl *c, const char *path, ctl_line_fn *on_line, void *arg,
+		       struct ctl_reply *reply)
+{
+	char err[1024];
+
+	if (ctl_stream(c->socket, path, on_line, arg, reply, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigilctl: %s\n", err);
+		return EXIT_UNREACHABLE;
+	}
+	if (reply->status == 403) {
+		ctl_permission_message(c->socket, err, sizeof(err));
+		fprintf(stderr, "vigilctl: %s\n", err);
+		ctl_reply_free(reply);
+		return EXIT_UNREACHABLE;
+	}
+	return EXIT_OK;
+}
+
 json_t *ctl_fetch_procs(const struct ctl *c, const char *name, int *rc)
 {
 	struct ctl_reply r;

@@ -72,6 +72,9 @@ int cmd_import(struct ctl *c);
  * the peer refused: what to do about it) and returns EXIT_UNREACHABLE,
  * else EXIT_OK with reply filled. */
 int ctl_request(const struct ctl *c, const char *method, const char *path, struct ctl_reply *reply);
+/* The same for a streamed reply: its lines go to on_line as they come. */
+int ctl_stream_request(const struct ctl *c, const char *path, ctl_line_fn *on_line, void *arg,
+		       struct ctl_reply *reply);
 /* GET /v1/programs[/NAME] as a process array (a new reference); NULL
  * with *rc set after saying why. */
 json_t *ctl_fetch_procs(const struct ctl *c, const char *name, int *rc);
